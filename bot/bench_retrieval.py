@@ -66,9 +66,7 @@ def run_bench(cmrc_json: Path, out: Path | None = None) -> dict[str, Any]:
 
         # CMRC: 256 Wikipedia paragraphs, open-corpus questions.
         n_docs, n_q = convert(cmrc_json, work / "cmrc")
-        cm = base.model_copy(
-            update={"corpus_dir": work / "cmrc" / "corpus", "index_dir": work / "cmrc-index"}
-        )
+        cm = base.model_copy(update={"corpus_dir": work / "cmrc" / "corpus", "index_dir": work / "cmrc-index"})
         cm_ret = Retriever(cm, retriever.embedder, auto_index=False)
         idx = build_index(cm, retriever.embedder)
         cm_report = evaluate_retrieval(cm_ret, _read_jsonl(work / "cmrc" / "questions.jsonl"))

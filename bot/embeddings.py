@@ -63,6 +63,7 @@ class Embedder(Embeddings):
         self.model_id = settings.embedding_model
         self._model: Any = None
         self._lock = threading.Lock()
+        self._query_cache: dict[str, Any] = {}
 
     @property
     def model(self) -> Any:
@@ -96,6 +97,18 @@ class Embedder(Embeddings):
             ) from None
 
     def encode(self, texts: list[str], *, is_query: bool, progress: bool = False) -> np.ndarray:
+        if is_query and len(texts) == 1:
+            # Retrieval and sentence choice embed the same question: do it once.
+            cached = self._query_cache.get(texts[0])
+            if cached is None:
+                cached = self._encode(texts, is_query=True, progress=False)[0]
+                if len(self._query_cache) >= 512:
+                    self._query_cache.pop(next(iter(self._query_cache)))
+                self._query_cache[texts[0]] = cached
+            return cached[None, :]
+        return self._encode(texts, is_query=is_query, progress=progress)
+
+    def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> np.ndarray:
         prefix = self.settings.query_prefix if is_query else self.settings.passage_prefix
         return self.model.encode(
             # Trailing whitespace shifts e5 vectors (an extra "▁" token); content never needs it.

@@ -53,6 +53,7 @@ class KeywordIndex:
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         self._bm25: Any = bm25s.BM25()
         self._n = len(texts)
+        self._df: dict[str, int] | None = None
         if texts:
             self._bm25.index([tokenize(t) for t in texts], show_progress=False)
 
@@ -65,6 +66,20 @@ class KeywordIndex:
         ids, scores = self._bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1)
         out = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
         return out
+
+    def idf(self, token: str) -> float:
+        """BM25 idf of a token over the indexed texts (0 for unknown tokens)."""
+        if self._df is None:
+            indptr = np.asarray(self._bm25.scores["indptr"])
+            self._df = {
+                t: int(indptr[i + 1] - indptr[i])
+                for t, i in self._bm25.vocab_dict.items()
+                if i + 1 < len(indptr)  # bm25s adds an empty token past the matrix
+            }
+        df = self._df.get(token, 0)
+        if not df:
+            return 0.0
+        return float(np.log(1 + (self._n - df + 0.5) / (df + 0.5)))
 
     def scores(self, query: str) -> np.ndarray:
         return np.asarray(self._bm25.get_scores(tokenize(query, query=True)))

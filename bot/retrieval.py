@@ -40,9 +40,7 @@ class Passage:
         }
 
 
-def rrf_fuse(
-    rankings: list[list[int]], k: int, weights: list[float] | None = None
-) -> list[tuple[int, float]]:
+def rrf_fuse(rankings: list[list[int]], k: int, weights: list[float] | None = None) -> list[tuple[int, float]]:
     """Reciprocal rank fusion: items ranked well by any ranker rise; scores are comparable."""
     fused: dict[int, float] = {}
     for i, ranking in enumerate(rankings):
@@ -78,6 +76,10 @@ class Retriever:
         self._keyword: KeywordIndex | None = None
 
     @property
+    def keyword(self) -> KeywordIndex | None:
+        return self._keyword
+
+    @property
     def store(self) -> Store:
         if self._store is None:
             self._store = Store(self.settings)
@@ -102,9 +104,7 @@ class Retriever:
         if state is None:
             raise UserError(f"no index in {self.store.location()}; build it with `qingshan-bot index`")
         self.store.check_compatible(state)
-        self._collection = self.store.open_collection(
-            state.collection, chroma_embedding_function(self.embedder)
-        )
+        self._collection = self.store.open_collection(state.collection, chroma_embedding_function(self.embedder))
         self.chunks = self.store.all_chunks(self._collection)
         self._positions = {c.id: i for i, c in enumerate(self.chunks)}
         self._keyword = KeywordIndex([c.text for c in self.chunks])
@@ -113,9 +113,7 @@ class Retriever:
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         query = query.strip()
         if not query:
-            raise UserError(
-                'empty query: ask a question, e.g. qingshan-bot search "青山区有多少家高新技术企业"'
-            )
+            raise UserError('empty query: ask a question, e.g. qingshan-bot search "青山区有多少家高新技术企业"')
         if len(query) > self.settings.max_query_chars:
             raise UserError(f"query is {len(query)} characters; the limit is {self.settings.max_query_chars}")
         self.load()

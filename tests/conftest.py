@@ -30,6 +30,7 @@ def settings(tmp_path: Path, corpus_dir: Path) -> Settings:
         index_dir=tmp_path / "index",
         embedding_model="fake-bigram-hash",
         collection="test",
+        cache_dir=tmp_path / "cache",  # no local LLM here: `auto` must resolve to extractive
     )
 
 

@@ -71,9 +71,7 @@ def test_index_and_search_through_chroma_server(chroma_server: int, tmp_path: Pa
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
-    s = Settings(
-        corpus_dir=corpus, index_dir=tmp_path / "unused", chroma_mode="server", chroma_port=chroma_server
-    )
+    s = Settings(corpus_dir=corpus, index_dir=tmp_path / "unused", chroma_mode="server", chroma_port=chroma_server)
     report = build_index(s, real_embedder)
     assert report.chunks > 10
     assert build_index(s, real_embedder).unchanged

@@ -43,8 +43,7 @@ def test_help_is_fast_and_lists_commands(tmp_path: Path) -> None:
         assert cmd in out
     probe = "import sys, bot.cli; print(sorted(m for m in ('torch','chromadb','gradio') if m in sys.modules))"
     assert (
-        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-        == "[]"
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT).stdout.strip() == "[]"
     )
 
 
@@ -111,3 +110,43 @@ def test_bad_file_loses_nothing(workdir: Path) -> None:
         bad.unlink()
     out = run("search", "北重集团", "--json", "--k", "1", cwd=workdir).stdout
     assert json.loads(out)["results"]
+
+
+def test_ask_json_shape_and_batch_with_history(workdir: Path) -> None:
+    qfile = workdir / "ask.jsonl"
+    lines = [
+        {"id": "h1", "question": "青山区2021年有多少家高新技术企业？"},
+        {
+            "id": "h2",
+            "question": "那科技型中小企业呢？",
+            "history": [
+                {"role": "user", "content": "青山区2021年有多少家高新技术企业？"},
+                {"role": "assistant", "content": "19家。"},
+            ],
+        },
+        {"id": "h3", "question": "青山区的常住人口有多少？"},
+    ]
+    qfile.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    out = run("ask", "--questions", str(qfile), "--mode", "extractive", "--json", cwd=workdir).stdout
+    rows = [json.loads(x) for x in out.splitlines()]
+    assert [r["id"] for r in rows] == ["h1", "h2", "h3"]
+    keys = {"id", "question", "answer", "refused", "mode", "rewritten_question", "citations", "retrieved", "timings"}
+    assert all(set(r) == keys for r in rows)
+    first = rows[0]
+    assert "19家" in first["answer"] and not first["refused"] and first["mode"] == "extractive"
+    cite = first["citations"][0]
+    assert set(cite) == {"n", "chunk_id", "doc_id", "title", "text", "quote", "start", "end"}
+    doc_text = first["retrieved"][0]["text"]
+    assert cite["quote"] in cite["text"] and doc_text
+    assert set(first["timings"]) == {"retrieve_ms", "first_token_ms", "total_ms"}
+    assert "11家" in rows[1]["answer"] and rows[1]["rewritten_question"] != rows[1]["question"]
+    assert rows[2]["refused"] and rows[2]["answer"].startswith("文中未提及")
+
+
+def test_ask_bad_history_is_named(workdir: Path) -> None:
+    (workdir / "badh.jsonl").write_text(
+        json.dumps({"id": "x", "question": "好", "history": [{"role": "system", "content": "hi"}]}) + "\n",
+        encoding="utf-8",
+    )
+    proc = run("ask", "--questions", "badh.jsonl", "--mode", "extractive", cwd=workdir, check=False)
+    assert proc.returncode == 2 and "history[0] needs role user|assistant" in proc.stderr

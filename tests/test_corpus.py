@@ -22,8 +22,7 @@ def test_article_loads_with_metadata_and_without_captcha(corpus_dir: Path) -> No
 
 def test_clean_text_normalises_without_touching_chinese_punctuation() -> None:
     raw = (
-        "  第一段\u200b内容，含全角：标点。\r\n\r\n\u3000\u3000第二段\u00a0 空格\t多。\x07\n"
-        "分享到：微信\n请输入验证码"
+        "  第一段\u200b内容，含全角：标点。\r\n\r\n\u3000\u3000第二段\u00a0 空格\t多。\x07\n分享到：微信\n请输入验证码"
     )
     assert clean_text(raw) == "第一段内容，含全角：标点。\n第二段 空格 多。"
     # NFC composes; full-width punctuation is kept (NFKC would turn ，into ,)
@@ -44,9 +43,7 @@ def test_front_matter() -> None:
 def test_any_folder_of_txt_and_md(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text("乙文档。", encoding="utf-8")
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "a.md").write_text(
-        "---\ntitle: 甲\ndate: 2022-01-02\n---\n甲文档。", encoding="utf-8"
-    )
+    (tmp_path / "sub" / "a.md").write_text("---\ntitle: 甲\ndate: 2022-01-02\n---\n甲文档。", encoding="utf-8")
     (tmp_path / ".hidden.txt").write_text("不读。", encoding="utf-8")
     (tmp_path / "notes.pdf").write_bytes(b"%PDF")
     (tmp_path / "empty.txt").write_text("   \n", encoding="utf-8")

@@ -122,9 +122,7 @@ def test_many_documents_batched(tmp_path: Path) -> None:
     corpus = tmp_path / "c"
     corpus.mkdir()
     for i in range(300):
-        (corpus / f"doc{i:03d}.txt").write_text(
-            f"第{i}号文档。内容编号{i}，关于项目{i % 7}。", encoding="utf-8"
-        )
+        (corpus / f"doc{i:03d}.txt").write_text(f"第{i}号文档。内容编号{i}，关于项目{i % 7}。", encoding="utf-8")
     s = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", embedding_model="fake", collection="many")
     emb = FakeEmbedder(s)
     report = build_index(s, emb)

@@ -28,9 +28,7 @@ def test_app_routes(settings: Settings, fake_embedder: FakeEmbedder) -> None:
         assert page.status_code == 200 and "fonts.googleapis" not in page.text
 
 
-def test_readyz_reports_the_reason_when_loading_fails(
-    settings: Settings, fake_embedder: FakeEmbedder
-) -> None:
+def test_readyz_reports_the_reason_when_loading_fails(settings: Settings, fake_embedder: FakeEmbedder) -> None:
 
     retriever = Retriever(settings, fake_embedder, auto_index=False)  # no index built
     app = create_app(settings, retriever, warm=True)

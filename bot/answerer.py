@@ -1,0 +1,234 @@
+"""The answering service every adapter calls: question (+ history) -> cited `Answer`.
+
+Steps: validate, decline injections, rewrite follow-ups, retrieve, then either compose an
+extractive answer or ask an LLM with the best sentences and verify its draft. A draft with no
+supported sentence falls back to the extractive answer; a refusal points at what the text
+does say nearby.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+
+from bot.answer_types import REFUSAL_ZH, Answer, Citation, Turn
+from bot.conversation import bound_history, language_of, looks_like_followup, rule_rewrite
+from bot.errors import UserError
+from bot.extractive import SentencePicker
+from bot.guard import DECLINE_EN, DECLINE_ZH, is_injection
+from bot.keyword import has_chinese
+from bot.llm import ChatBackend, LangChainBackend, LlamaCppBackend, local_available, openai_backend
+from bot.prompting import answer_messages, condense_messages
+from bot.retrieval import Passage, Retriever
+from bot.sentences import Sentence
+from bot.settings import Settings
+from bot.verify import Verifier, is_refusal
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "local", "openai", "extractive")
+# Bidi overrides, zero-width and control characters: stripped from questions, then answered.
+_INVISIBLE = re.compile("[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def clean_question(question: Any, limit: int) -> str:
+    if not isinstance(question, str):
+        raise UserError("the question must be a string")
+    q = _INVISIBLE.sub("", unicodedata.normalize("NFC", question)).strip()
+    if not q:
+        raise UserError("the question is empty")
+    if len(q) > limit:
+        raise UserError(f"the question is {len(q)} characters; the limit is {limit}")
+    return q
+
+
+class Answerer:
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: Retriever | None = None,
+        backends: dict[str, ChatBackend] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.retriever = retriever or Retriever(settings)
+        self.picker = SentencePicker(self.retriever)
+        self._backends: dict[str, ChatBackend] = dict(backends or {})
+        self._lock = threading.Lock()
+
+    # -- modes --------------------------------------------------------------------------------
+    def resolve_mode(self, mode: str | None = None) -> str:
+        mode = mode or self.settings.mode
+        if mode not in MODES:
+            raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if mode != "auto":
+            return mode
+        if "local" in self._backends or local_available(self.settings):
+            return "local"
+        if "openai" in self._backends or self.settings.openai_base_url:
+            return "openai"
+        return "extractive"
+
+    def backend(self, mode: str) -> ChatBackend:
+        with self._lock:
+            if mode not in self._backends:
+                self._backends[mode] = (
+                    LlamaCppBackend(self.settings) if mode == "local" else openai_backend(self.settings)
+                )
+            return self._backends[mode]
+
+    def warm_up(self, mode: str | None = None) -> str:
+        self.retriever.warm_up()
+        resolved = self.resolve_mode(mode)
+        self.picker.warm()
+        if resolved != "extractive":
+            # Evaluates the fixed system prompt once, so its KV state is cached for users.
+            list(self.backend(resolved).stream(answer_messages("你好", [], "zh"), max_tokens=1))
+        return resolved
+
+    # -- answering ------------------------------------------------------------------------------
+    def answer(self, question: str, history: list[Turn] | None = None, mode: str | None = None) -> Answer:
+        final: Answer | None = None
+        for item in self.stream(question, history, mode):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def stream(
+        self, question: str, history: list[Turn] | None = None, mode: str | None = None
+    ) -> Iterator[str | Answer]:
+        """Text deltas, then the final `Answer`. Deltas are verified sentences, never raw draft."""
+        t0 = time.perf_counter()
+        q = clean_question(question, self.settings.max_query_chars)
+        turns = bound_history(list(history or []), self.settings.history_max_turns, self.settings.history_max_chars)
+        resolved = self.resolve_mode(mode)
+        lang = language_of(q)
+        if is_injection(q):
+            text = DECLINE_EN if lang == "en" else DECLINE_ZH
+            yield text
+            yield Answer(q, text, [], True, resolved, q, [], _timings(t0, 0.0, t0))
+            return
+        rewritten = self._rewrite(q, turns, resolved)
+        t_r = time.perf_counter()
+        passages = self.retriever.search(rewritten, k=self.settings.top_k)
+        retrieve_ms = (time.perf_counter() - t_r) * 1000
+        avoid = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
+        if resolved == "extractive":
+            ans = self._extractive(q, rewritten, passages, avoid, lang)
+            ans.timings = _timings(t0, retrieve_ms, time.perf_counter())
+            yield ans.text
+            yield ans
+            return
+        yield from self._generate(q, rewritten, passages, avoid, lang, resolved, t0, retrieve_ms)
+
+    def _rewrite(self, q: str, turns: list[Turn], mode: str) -> str:
+        needs_llm = mode != "extractive" and ((turns and looks_like_followup(q)) or not has_chinese(q))
+        if not needs_llm:
+            return rule_rewrite(q, turns)
+        draft = "".join(self.backend(mode).stream(condense_messages(q, turns), max_tokens=80))
+        rewritten = draft.strip().splitlines()[0].strip() if draft.strip() else ""
+        rewritten = re.sub(r"^(改写后的问题|问题)[:：]\s*", "", rewritten)
+        if not rewritten or len(rewritten) > 200:
+            return rule_rewrite(q, turns)
+        # Keep the user's own words too: the rewrite helps retrieval, it must not replace it.
+        return rewritten if rewritten == q else f"{rewritten} {q}"
+
+    def _extractive(self, q: str, rewritten: str, passages: list[Passage], avoid: str, lang: str) -> Answer:
+        pick = self.picker.pick(rewritten, passages, avoid)
+        if pick.refused:
+            return self._refusal(q, rewritten, passages, pick.sentences, lang, "extractive")
+        citations = [_citation(i, s) for i, s in enumerate(pick.sentences, 1)]
+        body = "".join(f"{s.text}[{i}]" for i, s in enumerate(pick.sentences, 1))
+        text = f"The article says (quoted in Chinese): {body}" if lang == "en" else body
+        return Answer(q, text, citations, False, "extractive", rewritten, passages)
+
+    def _refusal(
+        self, q: str, rewritten: str, passages: list[Passage], near: list[Sentence], lang: str, mode: str
+    ) -> Answer:
+        if not near and passages:
+            near = [s for s, _ in self.picker.rank(rewritten, passages)[:1]]
+        if lang == "en":
+            text = "The article does not mention this."
+            if near:
+                text += f" The closest it says is: {near[0].text}[1]"
+        else:
+            text = f"{REFUSAL_ZH}这一信息。"
+            if near:
+                text += f"文中相关的内容是：{near[0].text}[1]"
+        citations = [_citation(1, near[0])] if near else []
+        return Answer(q, text, citations, True, mode, rewritten, passages)
+
+    def _generate(
+        self,
+        q: str,
+        rewritten: str,
+        passages: list[Passage],
+        avoid: str,
+        lang: str,
+        mode: str,
+        t0: float,
+        retrieve_ms: float,
+    ) -> Iterator[str | Answer]:
+        ranked = self.picker.rank(rewritten, passages, avoid)
+        context = [s for s, _ in ranked[: self.settings.context_sentences]]
+        context.sort(key=lambda s: (s.passage.rank, s.start))
+        verifier = Verifier(context, self._similarity)
+        first_ms: float | None = None
+        shown = False
+        for delta in self.backend(mode).stream(answer_messages(q, context, lang), self.settings.max_answer_tokens):
+            text = verifier.feed(delta)
+            # A refusal is rewritten below, so nothing of it is streamed.
+            if text and not is_refusal(verifier.draft):
+                first_ms = first_ms if first_ms is not None else (time.perf_counter() - t0) * 1000
+                shown = True
+                yield text
+        tail = verifier.finish()
+        checked = verifier.result()
+        notes = [f"dropped unsupported: {d}" for d in checked.dropped if not is_refusal(d)]
+        if checked.refused and not (shown and checked.citations):
+            # A small model also refuses answerable questions (false premises especially): the
+            # refusal stands only when the extractive check finds no sentence with the fact.
+            second = self._extractive(q, rewritten, passages, avoid, lang)
+            if second.refused:
+                ans = self._refusal(q, rewritten, passages, [ranked[0][0]] if ranked else [], lang, mode)
+            else:
+                ans = second
+                notes.append(f"the {mode} model refused, but the text answers it; answered extractively")
+        elif not checked.citations:
+            ans = self._extractive(q, rewritten, passages, avoid, lang)
+            notes.append(f"no supported sentence in the {mode} draft; answered extractively")
+        else:
+            ans = Answer(q, checked.text, checked.citations, False, mode, rewritten, passages)
+        # Deltas always add up to the final text: when the draft was replaced (refusal,
+        # extractive fallback) nothing of it had been shown, and the replacement comes whole.
+        if not shown:
+            yield ans.text
+        elif tail:
+            yield tail
+        ans.notes = notes
+        ans.timings = _timings(t0, retrieve_ms, time.perf_counter())
+        if shown and first_ms is not None:
+            ans.timings["first_token_ms"] = first_ms
+        yield ans
+
+    def _similarity(self, claim: str, texts: list[str]) -> list[float]:
+        vec = self.picker._embed([claim], is_query=True)[0]
+        return [float(x) for x in self.picker._embed(texts, is_query=False) @ vec]
+
+
+def _citation(n: int, s: Sentence) -> Citation:
+    c = s.passage.chunk
+    return Citation(n, c.id, c.doc_id, c.title, c.text, s.text, s.start, s.end)
+
+
+def _timings(t0: float, retrieve_ms: float, t_end: float) -> dict[str, float]:
+    total = (t_end - t0) * 1000
+    return {"retrieve_ms": retrieve_ms, "first_token_ms": total, "total_ms": total}
+
+
+__all__ = ["Answerer", "LangChainBackend", "clean_question"]

@@ -1,0 +1,48 @@
+"""Data flows one way: corpus -> chunks -> index -> retrieval -> answerer -> adapters/eval.
+A module may import only from its own layer or those upstream of it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+BOT = Path(__file__).resolve().parent.parent / "bot"
+
+LAYERS = [
+    {"errors", "settings", "offline"},
+    {"corpus", "chunking", "embedding_build", "models"},
+    {"embeddings", "keyword", "store"},
+    {"indexer", "retrieval"},
+    {"answer_types", "sentences", "guard", "conversation", "llm", "prompting", "verify", "extractive"},
+    {"answerer"},
+    {"retrieval_eval", "scoring", "cmrc", "bench_retrieval"},  # evaluation: an adapter
+    {"web", "server", "cli", "__main__", "__init__"},  # adapters
+]
+LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+
+
+def _imports(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bot."):
+            out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".")[1] for a in node.names if a.name.startswith("bot."))
+    return out
+
+
+def test_every_module_has_a_layer() -> None:
+    assert {p.stem for p in BOT.glob("*.py")} <= set(LEVEL)
+
+
+def test_imports_point_upstream() -> None:
+    bad = []
+    for path in BOT.glob("*.py"):
+        for dep in _imports(path):
+            if LEVEL[dep] > LEVEL[path.stem]:
+                bad.append(f"{path.stem} -> {dep}")
+    assert not bad, bad
+
+
+def test_answerer_knows_nothing_of_scoring() -> None:
+    assert not _imports(BOT / "answerer.py") & LAYERS[6]
