@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per question")
     p.set_defaults(func=cmd_ask)
 
+    p = sub.add_parser("eval", help="answer a question set and write report.json, report.md and charts")
+    _common(p)
+    p.add_argument("--questions", type=Path, required=True, help="JSONL in the format of eval/README.md")
+    p.add_argument("--mode", choices=["auto", "local", "openai", "extractive", "all"], default="auto")
+    p.add_argument("--out", type=Path, default=Path("out/eval"), help="output folder (default out/eval)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--judge", action="store_true", help="add the (slow) LLM-judge scores")
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("score", help="score `ask --json` answers against a question file")
     p.add_argument("--questions", type=Path, required=True)
     p.add_argument("--answers", type=Path, required=True)
@@ -288,6 +297,25 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(json.dumps(ans.as_dict(item["id"]), ensure_ascii=False), flush=True)
         else:
             _print_answer(ans)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.answerer import Answerer
+    from bot.evaluation import run_eval
+
+    questions = read_questions(args.questions)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise UserError("--limit must be at least 1")
+        questions = questions[: args.limit]
+    for item in questions:
+        _history(item.get("history"), f"{args.questions}:{item['id']}")
+    report = run_eval(
+        Answerer(make_settings(args)), questions, args.mode, args.out, progress=sys.stderr.isatty(), judge=args.judge
+    )
+    acc = report["accuracy"]
+    print(f"accuracy: {acc}  (report: {args.out / 'report.md'})")
     return 0
 
 

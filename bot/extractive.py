@@ -133,9 +133,16 @@ class SentencePicker:
         return Pick(chosen, False)
 
 
+def wants_list(question: str) -> bool:
+    return bool(_LIST_Q.search(question))
+
+
 def missing_fact(question: str, sentences: list[Sentence]) -> str:
     """Why the chosen sentences cannot answer, or "" when they can."""
-    text = "".join(s.text for s in sentences)
+    return missing_fact_in(question, "".join(s.text for s in sentences))
+
+
+def missing_fact_in(question: str, text: str) -> str:
     if _CONFIRM.search(question.strip()):
         return ""  # a yes/no check is answered (and corrected) from what the text does say
     for attr in _ATTRIBUTES:

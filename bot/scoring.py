@@ -1,10 +1,22 @@
-"""Deterministic answer scoring against the question format of eval/README.md."""
+"""Deterministic scoring of answers against the question format of eval/README.md.
+
+Cheap, explainable metrics first (string matching after normalisation); the optional LLM
+judge lives elsewhere. Works on the `ask --json` objects, so it scores any run after the fact.
+"""
 
 from __future__ import annotations
 
+import re
+import statistics
 from typing import Any
 
 from bot.retrieval_eval import normalise
+from bot.sentences import numbers, overlap
+
+_MARK = re.compile(r"\[(\d{1,2})\]")
+# A claim runs up to the citation markers that close it (a quote may hold several sentences).
+_CLAIM = re.compile(r"[^\[\]]+?(?:(?:\s*\[\d{1,2}\])+|$)")
+SUPPORT_OVERLAP = 0.5
 
 
 def must_satisfied(answer: str, must: list[list[str]], min_groups: int | None = None) -> bool:
@@ -14,37 +26,118 @@ def must_satisfied(answer: str, must: list[list[str]], min_groups: int | None = 
     return hits >= need
 
 
+def _retrieval_rank(item: dict[str, Any], row: dict[str, Any]) -> int | None:
+    retrieved = row.get("retrieved") or []
+    if item.get("gold_doc"):
+        docs = [r.get("doc_id") for r in retrieved]
+        return docs.index(item["gold_doc"]) + 1 if item["gold_doc"] in docs else None
+    evidence = [normalise(e) for e in item.get("evidence") or [] if normalise(e)]
+    for rank, r in enumerate(retrieved, 1):
+        if any(e in normalise(r.get("text", "")) for e in evidence):
+            return rank
+    return None
+
+
+def _claims(answer: str) -> list[tuple[str, list[int]]]:
+    out = []
+    for m in _CLAIM.finditer(answer):
+        piece = m.group().strip()
+        text = _MARK.sub("", piece).strip()
+        if len(normalise(text)) >= 2:
+            out.append((text, [int(n) for n in _MARK.findall(piece)]))
+    return out
+
+
+def _supported(claim: str, quotes: list[str], passages: list[str]) -> bool:
+    if not quotes:
+        return False
+    if not numbers(claim) <= set().union(*(numbers(p) for p in passages + quotes)):
+        return False
+    if re.search(r"[\u4e00-\u9fff]", claim):
+        return max(overlap(claim, q) for q in quotes) >= SUPPORT_OVERLAP
+    # An English sentence about Chinese text: its numbers and any Chinese names it quotes.
+    return True
+
+
 def score(item: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
-    """One question's outcome: correct / refused-as-expected / false refusal, citation support."""
+    """One question's outcome; None marks a metric that does not apply to it."""
     answerable = item.get("answerable", True) is not False
     refused = bool(row.get("refused"))
+    answer = row.get("answer", "") or ""
     correct = (
-        (not refused and must_satisfied(row.get("answer", ""), item.get("must") or [], item.get("min_groups")))
+        (not refused and must_satisfied(answer, item.get("must") or [], item.get("min_groups")))
         if answerable
         else refused
     )
     evidence = [normalise(e) for e in item.get("evidence") or [] if normalise(e)]
-    cited = [normalise(c.get("text", "")) for c in row.get("citations") or []]
-    supported = bool(evidence) and any(e in c for c in cited for e in evidence)
+    cites = {c.get("n"): c for c in row.get("citations") or []}
+    cited_text = [normalise(c.get("text", "")) for c in cites.values()]
+    has_gold = bool(evidence) or bool(item.get("gold_doc"))
+    supported = None
+    if answerable and not refused and evidence:
+        supported = any(e in c for c in cited_text for e in evidence)
+    faithful: list[bool] = []
+    used: set[int] = set()
+    if not refused:
+        for claim, marks in _claims(answer):
+            quotes = [cites[n]["quote"] for n in marks if n in cites]
+            passages = [cites[n]["text"] for n in marks if n in cites]
+            ok = _supported(claim, quotes, passages)
+            faithful.append(ok)
+            if ok:
+                used.update(n for n in marks if n in cites)
+    timings = row.get("timings") or {}
     return {
         "answerable": answerable,
         "correct": correct,
         "refused": refused,
         "false_refusal": answerable and refused,
-        "citation_supported": supported if answerable and not refused and evidence else None,
+        "citation_supported": supported,
+        "citation_precision": (len(used & set(cites)) / len(cites)) if cites and not refused else None,
+        "faithfulness": (sum(faithful) / len(faithful)) if faithful else None,
+        "retrieval_rank": _retrieval_rank(item, row) if answerable and has_gold else None,
+        "retrieval_applies": answerable and has_gold,
+        "total_ms": timings.get("total_ms"),
+        "first_token_ms": timings.get("first_token_ms"),
     }
+
+
+def _mean(values: list[Any]) -> float | None:
+    vals = [float(v) for v in values if v is not None]
+    return round(sum(vals) / len(vals), 4) if vals else None
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    vals = sorted(v for v in values if v is not None)
+    return round(vals[min(len(vals) - 1, int(q * len(vals)))], 1) if vals else None
 
 
 def summarise(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     ans = [o for o in outcomes if o["answerable"]]
     una = [o for o in outcomes if not o["answerable"]]
-    cit = [o["citation_supported"] for o in ans if o["citation_supported"] is not None]
+    ret = [o for o in outcomes if o["retrieval_applies"]]
+
+    def recall(k: int) -> float | None:
+        return _mean([o["retrieval_rank"] is not None and o["retrieval_rank"] <= k for o in ret]) if ret else None
+
+    lat = [o["total_ms"] for o in outcomes if o["total_ms"] is not None]
+    ttft = [o["first_token_ms"] for o in outcomes if o["first_token_ms"] is not None]
     return {
         "n": len(outcomes),
-        "accuracy": round(sum(o["correct"] for o in ans) / len(ans), 4) if ans else None,
-        "refusal_accuracy": round(sum(o["correct"] for o in una) / len(una), 4) if una else None,
-        "false_refusal_rate": round(sum(o["false_refusal"] for o in ans) / len(ans), 4) if ans else None,
-        "citation_support": round(sum(cit) / len(cit), 4) if cit else None,
+        "accuracy": _mean([o["correct"] for o in ans]),
+        "refusal_accuracy": _mean([o["correct"] for o in una]),
+        "false_refusal_rate": _mean([o["false_refusal"] for o in ans]),
+        "citation_support": _mean([o["citation_supported"] for o in ans]),
+        "citation_precision": _mean([o["citation_precision"] for o in outcomes]),
+        "faithfulness": _mean([o["faithfulness"] for o in outcomes]),
+        "recall@1": recall(1),
+        "recall@3": recall(3),
+        "recall@5": recall(5),
+        "mrr": _mean([1 / o["retrieval_rank"] if o["retrieval_rank"] else 0.0 for o in ret]) if ret else None,
+        "latency_ms_p50": round(statistics.median(lat), 1) if lat else None,
+        "latency_ms_p95": _pct(lat, 0.95),
+        "first_token_ms_p50": round(statistics.median(ttft), 1) if ttft else None,
+        "first_token_ms_p95": _pct(ttft, 0.95),
     }
 
 
@@ -66,12 +159,17 @@ def score_files(questions: list[dict[str, Any]], answers: list[dict[str, Any]]) 
                     "id": item.get("id"),
                     "type": item.get("type"),
                     "question": item["question"],
+                    "expected": item.get("must"),
                     "answer": row.get("answer"),
                     "refused": row.get("refused"),
+                    "citations": [c.get("quote") for c in row.get("citations") or []],
                 }
             )
+    overall = summarise(every)
     return {
-        "overall": summarise(every),
+        "accuracy": overall["accuracy"],
+        "overall": overall,
         "by_type": {t: summarise(o) for t, o in sorted(per_type.items())},
         "failures": failures,
+        "latencies": [o["total_ms"] for o in every if o["total_ms"] is not None],
     }

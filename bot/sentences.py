@@ -68,10 +68,29 @@ def _lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
+_CN_DIGIT = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+# A Chinese numeral counting something ("两项目", "四个平台", "十四位"): compared as digits.
+_CN_COUNT = re.compile(r"([零一二两三四五六七八九十]{1,3})(?=[个项家名位份所座条种批次大]|项目|年)")
+
+
+def _cn_value(s: str) -> int | None:
+    if "十" not in s:
+        return _CN_DIGIT.get(s) if len(s) == 1 else None
+    tens, _, ones = s.partition("十")
+    t = _CN_DIGIT.get(tens, 0 if tens else 1) if len(tens) <= 1 else None
+    o = _CN_DIGIT.get(ones, 0) if len(ones) <= 1 else None
+    return None if t is None or o is None else t * 10 + o
+
+
 def numbers(text: str) -> set[str]:
-    """Numbers as written (NFKC, thousands separators removed)."""
+    """Numbers as written (NFKC, thousands separators removed), plus counted Chinese numerals."""
     text = unicodedata.normalize("NFKC", text).replace(",", "")
-    return {n.rstrip("0").rstrip(".") if "." in n else n for n in _NUMBER.findall(text)}
+    found = {n.rstrip("0").rstrip(".") if "." in n else n for n in _NUMBER.findall(text)}
+    for m in _CN_COUNT.finditer(text):
+        value = _cn_value(m.group(1))
+        if value is not None:
+            found.add(str(value))
+    return found
 
 
 def strip_markers(text: str) -> str:

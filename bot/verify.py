@@ -40,18 +40,23 @@ class Verified:
 
 
 def split_claims(draft: str) -> list[tuple[str, list[int]]]:
-    """(claim text without markers, cited numbers); markers after the full stop stay attached."""
-    pieces = [p for p in _SPLIT.split(draft.strip()) if p and p.strip()]
+    """(claim text without markers, cited numbers). Markers right after a full stop belong to
+    the sentence before it; a marker opening a new line ("[2] …") belongs to that line."""
     claims: list[tuple[str, list[int]]] = []
-    for piece in pieces:
-        m = _LEADING_MARKERS.match(piece)
-        if m and claims:
-            text, nums = claims[-1]
-            claims[-1] = (text, nums + [int(x) for x in _MARKERS.findall(m.group(1))])
-            piece = piece[m.end() :]
-        if not strip_markers(piece).strip():
-            continue
-        claims.append((strip_markers(piece).strip(), [int(x) for x in _MARKERS.findall(piece)]))
+    for line in draft.strip().splitlines():
+        first = True
+        for piece in _SPLIT.split(line):
+            if not piece or not piece.strip():
+                continue
+            m = _LEADING_MARKERS.match(piece)
+            if m and claims and not first:
+                text, nums = claims[-1]
+                claims[-1] = (text, nums + [int(x) for x in _MARKERS.findall(m.group(1))])
+                piece = piece[m.end() :]
+            first = False
+            if not strip_markers(piece).strip():
+                continue
+            claims.append((strip_markers(piece).strip(), [int(x) for x in _MARKERS.findall(piece)]))
     return claims
 
 
@@ -59,8 +64,24 @@ def is_refusal(draft: str) -> bool:
     return bool(_REFUSAL.search(draft))
 
 
+# Names end in these; the two characters before one must match the source ("北奔集团" cited to a
+# sentence about 北重集团 shares most bigrams, yet names the wrong company).
+_NAME_END = re.compile(r"(?<=[\u4e00-\u9fff]{2})(集团|公司|研究院|研究所|中心|大学|科技园|实验室|重汽|新材料|科技)")
+_PRONOUN = re.compile(r"[这该此个其本那]")
+
+
+def names_match(claim: str, source: str) -> bool:
+    for m in _NAME_END.finditer(claim):
+        name = claim[m.start() - 2 : m.end()]
+        if not _PRONOUN.search(name[:2]) and name not in source:
+            return False
+    return True
+
+
 def supports(claim: str, source: Sentence, similarity: float | None) -> bool:
     if not numbers(claim) <= numbers(source.text) | numbers(source.passage.chunk.text):
+        return False
+    if has_chinese(claim) and not names_match(claim, source.passage.chunk.text):
         return False
     if has_chinese(claim):
         return overlap(claim, source.text) >= MIN_OVERLAP

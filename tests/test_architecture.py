@@ -15,7 +15,7 @@ LAYERS = [
     {"indexer", "retrieval"},
     {"answer_types", "sentences", "guard", "conversation", "llm", "prompting", "verify", "extractive"},
     {"answerer"},
-    {"retrieval_eval", "scoring", "cmrc", "bench_retrieval"},  # evaluation: an adapter
+    {"retrieval_eval", "scoring", "cmrc", "bench_retrieval", "evaluation", "charts", "judge"},  # evaluation
     {"web", "server", "cli", "__main__", "__init__"},  # adapters
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}

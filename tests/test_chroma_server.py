@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,51 +15,23 @@ from bot.indexer import build_index
 from bot.retrieval import Retriever
 from bot.settings import Settings
 from tests.conftest import ARTICLE
+from tests.servers import free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.server]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[int]:
     exe = Path(sys.executable).with_name("chroma")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "run",
-            "--path",
-            str(tmp_path / "chroma-data"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    port = free_port()
+    argv = [str(exe), "run", "--path", str(tmp_path / "data"), "--host", "127.0.0.1", "--port", str(port)]
+    with running(
+        argv,
+        f"http://127.0.0.1:{port}/api/v2/heartbeat",
+        timeout=60,
         env=dict(os.environ, ANONYMIZED_TELEMETRY="False"),
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("chroma run did not start")
-            time.sleep(0.2)
-    try:
+    ):
         yield port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def test_index_and_search_through_chroma_server(chroma_server: int, tmp_path: Path, real_embedder) -> None:
@@ -82,6 +49,6 @@ def test_index_and_search_through_chroma_server(chroma_server: int, tmp_path: Pa
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
-    s = Settings(corpus_dir=tmp_path, index_dir=tmp_path, chroma_mode="server", chroma_port=_free_port())
+    s = Settings(corpus_dir=tmp_path, index_dir=tmp_path, chroma_mode="server", chroma_port=free_port())
     with pytest.raises(UserError, match="chroma run"):
         Retriever(s, auto_index=False).load()

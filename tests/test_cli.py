@@ -150,3 +150,19 @@ def test_ask_bad_history_is_named(workdir: Path) -> None:
     )
     proc = run("ask", "--questions", "badh.jsonl", "--mode", "extractive", cwd=workdir, check=False)
     assert proc.returncode == 2 and "history[0] needs role user|assistant" in proc.stderr
+
+
+def test_chat_is_multi_turn(workdir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QINGSHAN_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--mode", "extractive"],
+        input="青山区2021年有多少家高新技术企业？\n那科技型中小企业呢？\n\n",
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.split("你> ")[1:3]
+    assert "19家" in first and "11家" in second

@@ -4,12 +4,8 @@ Few and short: each answer costs seconds of CPU."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +13,7 @@ import pytest
 from bot.answerer import Answerer
 from bot.llm import local_model_path
 from bot.settings import Settings
+from tests.servers import free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.llm]
 
@@ -55,53 +52,29 @@ def test_local_answers_english_in_english(local_answerer) -> None:
     assert ans.rewritten_question != ans.question  # condensed/translated for retrieval
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def llama_server(gguf) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            gguf,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-            "--n_threads",
-            "1",
-            "--n_threads_batch",
-            "2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/models", timeout=2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("llama_cpp.server did not start")
-            time.sleep(0.5)
-    try:
+    argv = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        gguf,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "1",
+        "--n_threads_batch",
+        "2",
+    ]
+    with running(argv, f"{base}/models", timeout=120):
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def test_openai_mode_against_llama_cpp_server(real_retriever, llama_server) -> None:
