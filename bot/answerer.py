@@ -206,10 +206,11 @@ class Answerer:
         elif not checked.citations:
             ans = self._extractive(q, rewritten, passages, avoid, lang)
             notes.append(f"no supported sentence in the {mode} draft; answered extractively")
-        elif missing_fact_in(q, checked.text):
-            # The answer lacks the kind of fact asked for (a sum, a person, a year…): refuse.
+        elif lacking := missing_fact_in(q, checked.text + "".join(c.quote for c in checked.citations)):
+            # Neither the answer nor its quotes hold the kind of fact asked for (a sum, a person,
+            # the year asked about…): refuse rather than answer something else.
             ans = self._refusal(q, rewritten, passages, [ranked[0][0]] if ranked else [], lang, mode)
-            notes.append(f"the {mode} answer did not contain what was asked ({missing_fact_in(q, checked.text)})")
+            notes.append(f"the {mode} answer did not contain what was asked ({lacking})")
         else:
             ans = Answer(q, checked.text, checked.citations, False, mode, rewritten, passages)
         # Deltas always add up to the final text: when the draft was replaced (refusal,

@@ -138,3 +138,9 @@ def test_bad_questions(settings, retriever, bad) -> None:
 def test_bidi_and_control_characters_are_stripped(settings, retriever) -> None:
     ans = Answerer(settings, retriever).answer("北奔重汽\u202e和谁\x07合作？", mode="extractive")
     assert ans.question == "北奔重汽和谁合作？"
+
+
+def test_year_in_the_question_may_sit_in_the_quote(settings, retriever) -> None:
+    answerer, _ = make(settings, retriever, ["青山区拥有高新技术企业19家。[1]"])
+    ans = answerer.answer("青山区2021年有多少家高新技术企业？", mode="local")
+    assert not ans.refused and "19家" in ans.text and "2021" in ans.citations[0].quote
