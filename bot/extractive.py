@@ -133,10 +133,6 @@ class SentencePicker:
         return Pick(chosen, False)
 
 
-def wants_list(question: str) -> bool:
-    return bool(_LIST_Q.search(question))
-
-
 def missing_fact(question: str, sentences: list[Sentence]) -> str:
     """Why the chosen sentences cannot answer, or "" when they can."""
     return missing_fact_in(question, "".join(s.text for s in sentences))
