@@ -22,7 +22,7 @@ from bot.errors import UserError
 from bot.extractive import SentencePicker, missing_fact_in
 from bot.guard import DECLINE_EN, DECLINE_ZH, is_injection
 from bot.keyword import has_chinese
-from bot.llm import ChatBackend, LangChainBackend, LlamaCppBackend, local_available, openai_backend
+from bot.llm import ChatBackend, LlamaCppBackend, local_available, openai_backend
 from bot.prompting import answer_messages, condense_messages
 from bot.retrieval import Passage, Retriever
 from bot.sentences import Sentence
@@ -179,7 +179,7 @@ class Answerer:
         # (list accuracy 0.77 -> 0.62) and cost ~2 s of prompt, so one size serves every question.
         context = [s for s, _ in ranked[: self.settings.context_sentences]]
         context.sort(key=lambda s: (s.passage.rank, s.start))
-        verifier = Verifier(context, self._similarity)
+        verifier = Verifier(context, self.picker.similarity)
         hold = bool(missing_fact_in(q, ""))
         first_ms: float | None = None
         shown = False
@@ -225,10 +225,6 @@ class Answerer:
             ans.timings["first_token_ms"] = first_ms
         yield ans
 
-    def _similarity(self, claim: str, texts: list[str]) -> list[float]:
-        vec = self.picker._embed([claim], is_query=True)[0]
-        return [float(x) for x in self.picker._embed(texts, is_query=False) @ vec]
-
 
 def _citation(n: int, s: Sentence) -> Citation:
     c = s.passage.chunk
@@ -238,6 +234,3 @@ def _citation(n: int, s: Sentence) -> Citation:
 def _timings(t0: float, retrieve_ms: float, t_end: float) -> dict[str, float]:
     total = (t_end - t0) * 1000
     return {"retrieve_ms": retrieve_ms, "first_token_ms": total, "total_ms": total}
-
-
-__all__ = ["Answerer", "LangChainBackend", "clean_question"]

@@ -81,6 +81,11 @@ class SentencePicker:
                 self._vectors[t] = np.asarray(v)
         return np.stack([self._vectors[t] for t in texts])
 
+    def similarity(self, query: str, texts: list[str]) -> list[float]:
+        """Cosine similarity of a query to texts (sentence vectors cached)."""
+        vec = self._embed([query], is_query=True)[0]
+        return [float(x) for x in self._embed(texts, is_query=False) @ vec]
+
     def warm(self, limit: int = 5000) -> int:
         """Embed every sentence of a small corpus up front, so answers never wait for it."""
         from bot.retrieval import Passage
@@ -103,7 +108,7 @@ class SentencePicker:
                 lexical[i] = sum(kw.idf(t) for t in q & set(tokenize(s.text)))
             if lexical.max() > 0:
                 lexical /= lexical.max()
-        dense = self._embed([s.text for s in sents], is_query=False) @ self._embed([question], is_query=True)[0]
+        dense = np.asarray(self.similarity(question, [s.text for s in sents]))
         prior = np.array([1.0 / s.passage.rank for s in sents])
         w_lex = 0.6 if lexical.any() else 0.0
         score = w_lex * lexical + (1 - w_lex) * dense + 0.05 * prior
