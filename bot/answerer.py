@@ -35,10 +35,14 @@ MODES = ("auto", "local", "openai", "extractive")
 # Bidi overrides, zero-width and control characters: stripped from questions, then answered.
 _INVISIBLE = re.compile("[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def clean_question(question: Any, limit: int) -> str:
     if not isinstance(question, str):
         raise UserError("the question must be a string")
+    if _SURROGATE.search(question):
+        raise UserError("the question contains invalid characters (unpaired UTF-16 surrogates)")
     q = _INVISIBLE.sub("", unicodedata.normalize("NFC", question)).strip()
     if not q:
         raise UserError("the question is empty")

@@ -81,11 +81,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["auto", "local", "openai", "extractive"], default=None)
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("serve", help="serve the chat page")
+    p = sub.add_parser("serve", help="serve the chat page, the widget and the HTTP API")
     _common(p)
-    p.add_argument("--host", default=None)
-    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--host", default=None, help="default 127.0.0.1")
+    p.add_argument("--port", type=int, default=None, help="default 7860")
+    p.add_argument("--mode", choices=["auto", "local", "openai", "extractive"], default=None)
+    p.add_argument(
+        "--allowed-origins",
+        default=None,
+        metavar="ORIGINS",
+        help='comma-separated origins that may embed the widget and call the API, e.g. "https://a.example"',
+    )
+    p.add_argument("--data", type=Path, default=None, help="folder for the feedback database (default data/)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("feedback", help="feedback users gave on the chat page")
+    fsub = p.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    fp = fsub.add_parser("export", help="write feedback as evaluation cases (eval/README.md format)")
+    fp.add_argument("--data", type=Path, default=None, help="folder holding feedback.sqlite3 (default data/)")
+    fp.add_argument("--out", type=Path, required=True, help="JSONL file to write")
+    fp.set_defaults(func=cmd_feedback_export)
+
+    p = sub.add_parser("docs", help="regenerate the README screenshots in a headless browser")
+    p.add_argument("--out", type=Path, default=Path("docs"), help="folder for the PNGs (default docs/)")
+    p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("eval-retrieval", help="recall@k and MRR of retrieval on a question set")
     _common(p)
@@ -213,7 +232,30 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from bot.server import serve
 
-    serve(make_settings(args, host=args.host, port=args.port))
+    extra = {"host": args.host, "port": args.port, "mode": args.mode, "data_dir": args.data}
+    if args.allowed_origins is not None:
+        extra["allowed_origins"] = args.allowed_origins
+    serve(make_settings(args, **extra))
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from bot.feedback import FeedbackStore, export
+
+    settings = make_settings(args, data_dir=args.data)
+    path = settings.data_dir / "feedback.sqlite3"
+    if not path.exists():
+        raise UserError(f"no feedback database at {path}; it is created by `qingshan-bot serve`")
+    n = export(FeedbackStore(path), args.out)
+    print(f"wrote {n} evaluation cases to {args.out}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from bot.screenshots import take_screenshots
+
+    for path in take_screenshots(args.out):
+        print(f"wrote {path}")
     return 0
 
 

@@ -87,8 +87,39 @@ class Settings(BaseSettings):
     history_max_turns: int = Field(6, ge=0, le=50)
     history_max_chars: int = Field(4000, ge=0)
 
+    max_history_items: int = Field(
+        50, ge=0, le=1000, description="Longest history a request may send (the answerer uses the last few)."
+    )
+    max_message_chars: int = Field(8000, ge=1, description="Longest single history message a request may send.")
+    max_body_bytes: int = Field(256_000, ge=1024, description="Larger request bodies are refused with 413.")
+    max_generations: int = Field(1, ge=1, le=64, description="LLM answers generated at once per process.")
+    max_queue: int = Field(8, ge=0, le=1000, description="LLM answers that may wait; beyond it 503 + Retry-After.")
+    queue_timeout_s: float = Field(60.0, gt=0, description="Longest wait in the queue before a 503.")
+
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)
+    allowed_origins: str = Field(
+        "",
+        description="Comma-separated origins (https://portal.example) that may embed the widget and call the API "
+        "from a browser; the server's own origin always may.",
+    )
+    data_dir: Path = Field(Path("data"), description="Feedback database and other state written while serving.")
+
+    def origins(self) -> list[str]:
+        """`allowed_origins` parsed and checked: scheme://host[:port], no path."""
+        import re
+
+        from bot.errors import UserError
+
+        out = []
+        for raw in self.allowed_origins.split(","):
+            origin = raw.strip().rstrip("/")
+            if not origin:
+                continue
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+                raise UserError(f"allowed origin {origin!r} must look like https://host[:port] with no path")
+            out.append(origin.lower())
+        return out
 
     def chunking_params(self) -> dict[str, int]:
         return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}

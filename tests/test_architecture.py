@@ -14,9 +14,10 @@ LAYERS = [
     {"embeddings", "keyword", "store"},
     {"indexer", "retrieval"},
     {"answer_types", "sentences", "guard", "conversation", "llm", "prompting", "verify", "extractive"},
-    {"answerer"},
+    {"answerer", "gate"},
     {"retrieval_eval", "scoring", "cmrc", "bench_retrieval", "evaluation", "charts", "judge"},  # evaluation
-    {"web", "server", "cli", "__main__", "__init__"},  # adapters
+    {"service", "feedback"},  # what the server's adapters share
+    {"api_schema", "api", "render", "security", "web", "server", "screenshots", "cli", "__main__", "__init__"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

@@ -1,0 +1,95 @@
+"""Request bodies of the HTTP API, and the checks that depend on settings (lengths, history).
+
+Pydantic rejects wrong types and unknown roles; `turns_from` applies the size limits so a
+request that is too big is refused with a message instead of being silently cut.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from bot.answer_types import Turn
+from bot.errors import UserError
+from bot.settings import Settings
+
+Mode = Literal["auto", "local", "openai", "extractive"]
+
+
+class HistoryTurn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["user", "assistant"] = Field(description="Only user and assistant turns are history.")
+    content: StrictStr
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    question: StrictStr = Field(
+        description="The question, in Chinese or English.", examples=["青山区有多少家高新技术企业？"]
+    )
+    history: list[HistoryTurn] | None = Field(None, description="Earlier turns, oldest first.")
+    mode: Mode | None = Field(None, description="Answer mode; default: the server's.")
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["text"]
+    text: StrictStr
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    # System/developer messages are accepted for compatibility and ignored: callers cannot
+    # change the assistant's rules. Tool roles are not supported and refused.
+    role: Literal["system", "developer", "user", "assistant"]
+    content: StrictStr | list[TextPart] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content)
+
+
+class ChatRequest(BaseModel):
+    # OpenAI clients send temperature, top_p, user…: accepted and ignored.
+    model_config = ConfigDict(extra="allow")
+    model: StrictStr | None = Field(None, description="`qingshan-bot` or `qingshan-bot-<mode>`; others: default mode.")
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: StrictBool | None = False
+
+
+def check_text(text: str, where: str, limit: int) -> None:
+    if len(text) > limit:
+        raise UserError(f"{where} is {len(text)} characters; the limit is {limit}")
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        raise UserError(f"{where} contains invalid characters (unpaired UTF-16 surrogates)")
+
+
+def turns_from(items: list[Any], settings: Settings, where: str = "history") -> list[Turn]:
+    if len(items) > settings.max_history_items:
+        raise UserError(f"{where} has {len(items)} turns; the limit is {settings.max_history_items}")
+    turns = []
+    for i, item in enumerate(items):
+        text = item.text() if isinstance(item, ChatMessage) else item.content
+        check_text(text, f"{where}[{i}].content", settings.max_message_chars)
+        turns.append(Turn(item.role, text))
+    return turns
+
+
+def split_chat(req: ChatRequest, settings: Settings) -> tuple[str, list[Turn]]:
+    """OpenAI messages -> (question, history): the last message is the question."""
+    last = req.messages[-1]
+    if last.role != "user":
+        raise UserError(f"the last message must have role `user`, not `{last.role}`")
+    earlier = [m for m in req.messages[:-1] if m.role in ("user", "assistant")]
+    return last.text(), turns_from(earlier, settings, "messages")
+
+
+def mode_for_model(model: str | None) -> str | None:
+    prefix = "qingshan-bot-"
+    if model and model.startswith(prefix) and model[len(prefix) :] in ("auto", "local", "openai", "extractive"):
+        return model[len(prefix) :]
+    return None

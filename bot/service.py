@@ -1,0 +1,119 @@
+"""What every server adapter (API, chat page, widget) shares: the answerer behind the generation
+gate, readiness, and checked starter questions. Adapters stay thin: they translate, this decides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from bot.answer_types import Answer, Turn
+from bot.answerer import Answerer, clean_question
+from bot.gate import GenerationGate
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STARTERS = [
+    "青山区2021年有多少家高新技术企业？",
+    "包头装备园区科创中心是和谁合作建设的？",
+    "北奔重汽在氢能方面和哪家公司合作？",
+    "Which research institute is Beizhong Group working with on a national key laboratory?",
+]
+
+
+class AnswerService:
+    def __init__(self, settings: Settings, answerer: Answerer | None = None) -> None:
+        self.settings = settings
+        self.answerer = answerer or Answerer(settings)
+        self.gate = GenerationGate(settings.max_generations, settings.max_queue, settings.queue_timeout_s)
+        self.ready = False
+        self.error: str | None = None
+        self.mode = "extractive"  # what `auto` resolved to, set by warm_up
+        self.starters: list[str] = []
+        self.ready_in_s: float | None = None
+
+    # -- start-up ------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load index and model, prime the system prompt's cache, check the starter questions."""
+        t0 = time.perf_counter()
+        try:
+            self.mode = self.answerer.warm_up()
+            self.starters = [q for q in STARTERS if self._answerable(q)]
+            self.ready_in_s = time.perf_counter() - t0
+            self.ready = True
+            log.info("ready in %.1f s (mode %s, %d starters)", self.ready_in_s, self.mode, len(self.starters))
+        except Exception as exc:  # reported by /readyz; the process stays up
+            self.error = str(exc)
+            log.error("warm-up failed: %s", exc)
+
+    def start(self, background: bool = True) -> None:
+        if background:
+            threading.Thread(target=self.warm_up, name="warm-up", daemon=True).start()
+        else:
+            self.warm_up()
+
+    def _answerable(self, question: str) -> bool:
+        # Extractive is the cheap check that the text answers it, with citations.
+        ans = self.answerer.answer(question, mode="extractive")
+        if ans.refused or not ans.citations:
+            log.warning("starter question dropped, the article does not answer it: %s", question)
+            return False
+        return True
+
+    # -- answering -----------------------------------------------------------------------------
+    def prepare(self, question: Any, history: list[Turn], mode: str | None) -> tuple[str, str]:
+        """Validate before anything streams, so bad input is a 4xx and not a broken stream."""
+        q = clean_question(question, self.settings.max_query_chars)
+        return q, self.answerer.resolve_mode(mode)
+
+    @contextlib.contextmanager
+    def slot(self, mode: str) -> Iterator[None]:
+        if mode == "extractive":  # milliseconds of CPU: never queued behind the LLM
+            yield
+            return
+        with self.gate.slot():
+            yield
+
+    def answer(self, question: str, history: list[Turn], mode: str) -> Answer:
+        with self.slot(mode):
+            return self.answerer.answer(question, history, mode)
+
+    def stream(self, question: str, history: list[Turn], mode: str) -> HeldStream:
+        """Takes a generation slot now (waiting in the bounded queue, or raising `Busy`), so an
+        overloaded server answers 503 before any stream starts; the slot is freed on close."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.slot(mode))
+        return HeldStream(self.answerer.stream(question, history, mode), stack.close)
+
+
+class HeldStream:
+    """An answer stream that holds a resource until exhausted or closed (even if never started)."""
+
+    def __init__(self, inner: Iterator[str | Answer], release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> HeldStream:
+        return self
+
+    def __next__(self) -> str | Answer:
+        try:
+            return next(self._inner)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            try:
+                close = getattr(self._inner, "close", None)
+                if close is not None:
+                    close()
+            finally:
+                release()
