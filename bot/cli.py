@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_bench_retrieval)
 
+    p = sub.add_parser("bench-http", help="cold start of `serve` and the HTTP overhead over an in-process answer")
+    p.add_argument("--questions", type=Path, default=Path("eval/qingshan.jsonl"))
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--mode", choices=["auto", "local", "openai", "extractive"], default="extractive")
+    p.set_defaults(func=cmd_bench_http)
+
     p = sub.add_parser("cmrc-convert", help="turn a CMRC 2018 split into a corpus and questions")
     p.add_argument("source", type=Path, help="cmrc2018_*.json")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -273,6 +279,14 @@ def cmd_bench_retrieval(args: argparse.Namespace) -> int:
     from bot.bench_retrieval import run_bench
 
     report = run_bench(args.cmrc, args.out)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_bench_http(args: argparse.Namespace) -> int:
+    from bot.bench_http import read_question_texts, run_http_bench
+
+    report = run_http_bench(read_question_texts(args.questions, args.limit), args.mode)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 

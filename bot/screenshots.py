@@ -162,7 +162,7 @@ def take_screenshots(out: Path, mode: str = "extractive") -> list[Path]:
 
             phone = browser.new_page(viewport={"width": 390, "height": 800}, device_scale_factor=2)
             phone.goto(server + "/chat/")
-            ask_on_chat_page(phone, "嘉兴智慧园区的总投资是多少？")
+            ask_on_chat_page(phone, "青山区为多少个项目争取到了科技资金？")
             phone.screenshot(path=out / "chat-phone.png")
             written.append(out / "chat-phone.png")
 

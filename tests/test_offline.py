@@ -35,18 +35,23 @@ PROBE = textwrap.dedent(
     from bot.settings import Settings
     from bot.indexer import build_index
     from bot.retrieval import Retriever
+    from bot.answerer import Answerer
     from bot.server import create_app
+    from bot.service import AnswerService
     from fastapi.testclient import TestClient
 
     base = Path(sys.argv[1])
-    s = Settings(corpus_dir=base / "corpus", index_dir=base / "index")
+    s = Settings(corpus_dir=base / "corpus", index_dir=base / "index", data_dir=base / "data", mode="extractive")
     build_index(s)
     r = Retriever(s)
     hits = r.search("北奔重汽的氢能合作")
-    app = create_app(s, r, warm=False)
+    app = create_app(s, AnswerService(s, Answerer(s, r)), warm=False)
     with TestClient(app) as client:
         page = client.get("/chat/")
         ready = client.get("/readyz")
+        asked = client.post("/api/ask", json={"question": "北奔重汽和谁合作氢能？"})
+        widget = client.get("/widget/")
+        assert asked.status_code == 200 and widget.status_code == 200, (asked.text, widget.text)
     app_events = list(events)
     try:  # canary: proves the hook sees connections (port 9 is closed on loopback)
         socket.create_connection(("127.0.0.1", 9), timeout=0.5).close()
