@@ -31,7 +31,9 @@ def _post(url: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     return (time.perf_counter() - t0) * 1000, answer
 
 
-def run_http_bench(questions: list[str], mode: str = "extractive", extra_args: list[str] | None = None) -> dict[str, Any]:
+def run_http_bench(
+    questions: list[str], mode: str = "extractive", extra_args: list[str] | None = None
+) -> dict[str, Any]:
     port = free_port()
     t0 = time.perf_counter()
     with bot_server(["--mode", mode, *(extra_args or [])], port) as server:
