@@ -62,6 +62,7 @@ class Answerer:
         self.retriever = retriever or Retriever(settings)
         self.picker = SentencePicker(self.retriever)
         self._backends: dict[str, ChatBackend] = dict(backends or {})
+        self.broken: dict[str, str] = {}  # mode -> why `auto` skips it
         self._lock = threading.Lock()
 
     # -- modes --------------------------------------------------------------------------------
@@ -71,8 +72,14 @@ class Answerer:
             raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if mode != "auto":
             return mode
-        if "local" in self._backends or local_available(self.settings):
-            return "local"
+        if "local" not in self.broken and ("local" in self._backends or local_available(self.settings)):
+            try:
+                self.backend("local")  # loads the model once; a damaged file fails here
+                return "local"
+            except UserError as exc:
+                # `auto` promises an answer: a broken local model means the next mode, said once.
+                self.broken["local"] = str(exc)
+                log.warning("local model unusable, auto falls back: %s", exc)
         if "openai" in self._backends or self.settings.openai_base_url:
             return "openai"
         return "extractive"

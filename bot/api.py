@@ -15,9 +15,21 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from fastapi import Request  # at module level: FastAPI resolves the string annotations here
+
 from bot.answer_types import Answer
-from bot.api_schema import AskRequest, ChatRequest, mode_for_model, split_chat, turns_from
+from bot.api_schema import (
+    AskRequest,
+    ChatRequest,
+    FeedbackRequest,
+    check_strings,
+    mode_for_model,
+    split_chat,
+    turns_from,
+)
 from bot.errors import UserError
+from bot.feedback import FeedbackStore
+from bot.ratelimit import RateLimiter
 from bot.service import AnswerService
 
 log = logging.getLogger(__name__)
@@ -54,12 +66,31 @@ def _failure(exc: Exception) -> dict[str, Any]:
     return error_body("the answer could not be completed; see the server log", "server_error", "internal")
 
 
-def build_router(service: AnswerService) -> Any:
-    from fastapi import APIRouter
-    from fastapi.responses import StreamingResponse
+def build_router(service: AnswerService, feedback: FeedbackStore, limiter: RateLimiter) -> Any:
+    """Two routers: `/api` + `/v1` for programs (behind the optional API key) and `/widget` for
+    the widget's panel (public by nature: a page anyone can open; origin-checked, rate-limited)."""
+    import hmac
 
-    router = APIRouter()
+    from fastapi import APIRouter, Depends
+    from fastapi.responses import StreamingResponse
+    from starlette.exceptions import HTTPException
+
     settings = service.settings
+
+    def check_key(request: Request) -> None:
+        if settings.api_key is None:
+            return
+        want = settings.api_key.get_secret_value()
+        auth = request.headers.get("authorization", "")
+        token = auth[7:] if auth.lower().startswith("bearer ") else ""
+        if not hmac.compare_digest(token.encode(), want.encode()):
+            raise HTTPException(401, "missing or wrong API key: send `Authorization: Bearer <key>`")
+
+    def limit(request: Request) -> None:
+        limiter.check(request.client.host if request.client else "unknown")
+
+    api = APIRouter(dependencies=[Depends(check_key)])
+    widget = APIRouter(tags=["widget"])
 
     def run_answer(question: str, turns: list[Any], mode: str | None) -> Answer:
         q, resolved = service.prepare(question, turns, mode)
@@ -68,15 +99,7 @@ def build_router(service: AnswerService) -> Any:
         except UserError as exc:
             raise ServiceError(str(exc)) from None
 
-    @router.post("/api/ask", tags=["answers"], summary="Answer a question with citations")
-    def ask(req: AskRequest) -> dict[str, Any]:
-        """The same object as one line of `qingshan-bot ask --json`."""
-        turns = turns_from(req.history or [], settings)
-        return run_answer(req.question, turns, req.mode).as_dict()
-
-    @router.post("/api/ask/stream", tags=["answers"], summary="Answer as server-sent events")
-    def ask_stream(req: AskRequest) -> Any:
-        """SSE: `delta` events ({"text"}), then one `answer` event with the `ask --json` object."""
+    def stream_events(req: AskRequest) -> Any:
         turns = turns_from(req.history or [], settings)
         q, mode = service.prepare(req.question, turns, req.mode)
         items = service.stream(q, turns, mode)
@@ -93,12 +116,58 @@ def build_router(service: AnswerService) -> Any:
 
         return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
-    @router.get("/v1/models", tags=["openai"], summary="The answer modes, as OpenAI models")
+    def store_feedback(req: FeedbackRequest) -> dict[str, Any]:
+        body = req.model_dump()
+        check_strings(body, "body")
+        turns = [t.model_dump() for t in req.history or []]
+        return {"stored": feedback.add(req.rating, body["answer"], turns)}
+
+    @api.post("/api/ask", tags=["answers"], summary="Answer a question with citations", dependencies=[Depends(limit)])
+    def ask(req: AskRequest) -> dict[str, Any]:
+        """The same object as one line of `qingshan-bot ask --json`."""
+        turns = turns_from(req.history or [], settings)
+        return run_answer(req.question, turns, req.mode).as_dict()
+
+    @api.post(
+        "/api/ask/stream", tags=["answers"], summary="Answer as server-sent events", dependencies=[Depends(limit)]
+    )
+    def ask_stream(req: AskRequest) -> Any:
+        """SSE: `delta` events ({"text"}), then one `answer` event with the `ask --json` object."""
+        return stream_events(req)
+
+    @api.post("/api/feedback", tags=["answers"], summary="Rate an answer", dependencies=[Depends(limit)])
+    def api_feedback(req: FeedbackRequest) -> dict[str, Any]:
+        return store_feedback(req)
+
+    @api.get("/api/starters", tags=["answers"], summary="Starter questions checked against the index")
+    def starters() -> dict[str, list[str]]:
+        return {"questions": service.starters}
+
+    @widget.post(
+        "/widget/ask", summary="The widget panel's stream (same as /api/ask/stream)", dependencies=[Depends(limit)]
+    )
+    def widget_ask(req: AskRequest) -> Any:
+        return stream_events(req)
+
+    @widget.post("/widget/feedback", summary="The widget panel's ratings", dependencies=[Depends(limit)])
+    def widget_feedback(req: FeedbackRequest) -> dict[str, Any]:
+        return store_feedback(req)
+
+    @widget.get("/widget/starters", summary="Starter questions for the widget panel")
+    def widget_starters() -> dict[str, list[str]]:
+        return {"questions": service.starters}
+
+    @api.get("/v1/models", tags=["openai"], summary="The answer modes, as OpenAI models")
     def models() -> dict[str, Any]:
         names = ["qingshan-bot"] + [f"qingshan-bot-{m}" for m in ("auto", "local", "openai", "extractive")]
         return {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "qingshan-bot"} for n in names]}
 
-    @router.post("/v1/chat/completions", tags=["openai"], summary="OpenAI-compatible chat completions")
+    @api.post(
+        "/v1/chat/completions",
+        tags=["openai"],
+        summary="OpenAI-compatible chat completions",
+        dependencies=[Depends(limit)],
+    )
     def chat_completions(req: ChatRequest) -> Any:
         """The last message is the question; earlier user/assistant messages are history; system
         messages are ignored. Adds a top-level `citations` array (same objects as `ask --json`)."""
@@ -138,7 +207,7 @@ def build_router(service: AnswerService) -> Any:
 
         return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
-    return router
+    return api, widget
 
 
 class ServiceError(Exception):

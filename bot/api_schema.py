@@ -61,6 +61,49 @@ class ChatRequest(BaseModel):
     stream: StrictBool | None = False
 
 
+class CitationIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    n: int
+    chunk_id: StrictStr
+    doc_id: StrictStr
+    title: StrictStr
+    text: StrictStr
+    quote: StrictStr
+    start: int
+    end: int
+
+
+class RatedAnswer(BaseModel):
+    """The rated answer as the API returned it (the `ask --json` object; extra fields ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    question: StrictStr
+    answer: StrictStr
+    refused: StrictBool
+    mode: StrictStr
+    rewritten_question: StrictStr | None = None
+    citations: list[CitationIn] = Field(default_factory=list, max_length=50)
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    rating: Literal["up", "down", "wrong_citation"]
+    answer: RatedAnswer
+    history: list[HistoryTurn] | None = None
+
+
+def check_strings(value: Any, where: str) -> None:
+    """Unpaired surrogates anywhere in a request would fail later (UTF-8, SQLite): refuse them."""
+    if isinstance(value, str):
+        check_text(value, where, 10**9)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_strings(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_strings(v, f"{where}[{i}]")
+
+
 def check_text(text: str, where: str, limit: int) -> None:
     if len(text) > limit:
         raise UserError(f"{where} is {len(text)} characters; the limit is {limit}")

@@ -129,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["auto", "local", "openai", "extractive"], default="extractive")
     p.set_defaults(func=cmd_bench_http)
 
+    p = sub.add_parser("loadtest", help="N concurrent clients against /api/ask on loopback; latency and errors")
+    p.add_argument("--questions", type=Path, default=Path("eval/qingshan.jsonl"))
+    p.add_argument("--mode", choices=["auto", "local", "openai", "extractive"], default="extractive")
+    p.add_argument("--clients", type=int, default=50)
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--think", type=float, default=1.0, help="mean pause between a client's questions (s)")
+    p.add_argument("--url", default=None, help="test a running server instead of starting one")
+    p.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
+    p.set_defaults(func=cmd_loadtest)
+
     p = sub.add_parser("cmrc-convert", help="turn a CMRC 2018 split into a corpus and questions")
     p.add_argument("source", type=Path, help="cmrc2018_*.json")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -288,6 +298,20 @@ def cmd_bench_http(args: argparse.Namespace) -> int:
 
     report = run_http_bench(read_question_texts(args.questions, args.limit), args.mode)
     print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from bot.loadtest import format_load, run_load
+
+    if args.clients < 1 or args.seconds <= 0 or args.seconds > 3600 or args.think < 0:
+        raise UserError("--clients ≥ 1, 0 < --seconds ≤ 3600 and --think ≥ 0")
+    report = run_load(args.questions, args.mode, args.clients, args.seconds, args.think, args.url)
+    text = format_load(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
     return 0
 
 

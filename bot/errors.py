@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class IndexMismatchError(UserError):
     """The index on disk was built with other settings than the ones in use."""
+
+
+class StoreUnavailableError(UserError):
+    """The vector store (a `chroma run` server) did not answer; the server retries by itself."""

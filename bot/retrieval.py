@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.chunking import Chunk
 from bot.embeddings import Embedder, TextEncoder, chroma_embedding_function
-from bot.errors import UserError
+from bot.errors import StoreUnavailableError, UserError
 from bot.keyword import KeywordIndex, has_chinese
 from bot.settings import Settings
 from bot.store import Store
@@ -138,7 +138,13 @@ class Retriever:
 
     def _dense(self, query: str, depth: int) -> list[int]:
         vec = self.embedder.encode([query], is_query=True)[0]
-        res = self._collection.query(query_embeddings=[vec], n_results=depth, include=[])
+        try:
+            res = self._collection.query(query_embeddings=[vec], n_results=depth, include=[])
+        except Exception as exc:  # a `chroma run` server that went away; it may come back
+            if self.settings.chroma_mode != "server":
+                raise
+            self.store.heartbeat()  # raises the clear message if the server is down
+            raise StoreUnavailableError(f"the vector store failed to answer ({exc.__class__.__name__})") from None
         return [self._positions[cid] for cid in res["ids"][0] if cid in self._positions]
 
     def warm_up(self) -> float:

@@ -41,6 +41,7 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     from bot.api import ServiceError, build_router, error_body
     from bot.feedback import FeedbackStore
     from bot.gate import Busy
+    from bot.ratelimit import RateLimited, RateLimiter
     from bot.security import SecurityMiddleware, frame_ancestors
     from bot.service import AnswerService
     from bot.web import CSS, build_chat_page, local_theme
@@ -48,6 +49,7 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     origins = settings.origins()
     service = service or AnswerService(settings)
     feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     app = FastAPI(
         title="qingshan-bot",
         version="0.2.0",
@@ -74,6 +76,11 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
         headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(error_body(str(exc), "server_error", "busy"), status_code=503, headers=headers)
 
+    @app.exception_handler(RateLimited)
+    async def on_rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return JSONResponse(error_body(str(exc), "rate_limit_error", "rate_limited"), status_code=429, headers=headers)
+
     @app.exception_handler(HTTPException)
     async def on_http(_: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
@@ -83,20 +90,26 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
         log.error("unhandled error: %r", exc, exc_info=exc)
         return JSONResponse(error_body("internal error; see the server log", "server_error"), status_code=500)
 
+    # Before the widget's static-asset route, which would otherwise shadow /widget/starters.
+    api, widget = build_router(service, feedback, limiter)
+    app.include_router(api)
+    app.include_router(widget)
+
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
     def readyz() -> Any:
-        if service.ready:
+        reason = service.unavailable()
+        if reason is None:
             return {
                 "status": "ready",
                 "mode": service.mode,
                 "index_version": service.answerer.retriever.version,
                 "ready_in_s": round(service.ready_in_s or 0.0, 2),
             }
-        body = {"status": "not ready", "reason": service.error or "loading index and model"}
+        body = {"status": "not ready", "reason": reason}
         return JSONResponse(body, status_code=503)
 
     @app.get("/", include_in_schema=False)
@@ -129,11 +142,6 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
             raise HTTPException(404, f"no widget asset {name!r}")
         return FileResponse(STATIC / name, media_type=files[name], headers={"Cache-Control": "no-cache"})
 
-    @app.get("/api/starters", tags=["answers"], summary="Starter questions checked against the index")
-    def starters() -> dict[str, list[str]]:
-        return {"questions": service.starters}
-
-    app.include_router(build_router(service))
     app.add_middleware(SecurityMiddleware, origins=origins, max_body=settings.max_body_bytes)
     # Added last = outermost: answers preflight requests before the origin check sees them.
     app.add_middleware(
@@ -151,7 +159,7 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
 
     return gr.mount_gradio_app(
         app,
-        build_chat_page(service, feedback),
+        build_chat_page(service, feedback, limiter),
         path="/chat",
         theme=local_theme(),
         css=CSS,
@@ -165,4 +173,12 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )

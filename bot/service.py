@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.answer_types import Answer, Turn
 from bot.answerer import Answerer, clean_question
+from bot.errors import UserError
 from bot.gate import GenerationGate
 from bot.settings import Settings
 
@@ -38,24 +39,47 @@ class AnswerService:
         self.ready_in_s: float | None = None
 
     # -- start-up ------------------------------------------------------------------------------
-    def warm_up(self) -> None:
-        """Load index and model, prime the system prompt's cache, check the starter questions."""
+    def warm_up(self, retry_every_s: float = 0.0) -> None:
+        """Load index and model, prime the system prompt's cache, check the starter questions.
+
+        With `retry_every_s`, problems the operator can fix while the server runs (the Chroma
+        server not up yet, the index not built yet) are retried until they are fixed."""
         t0 = time.perf_counter()
-        try:
-            self.mode = self.answerer.warm_up()
-            self.starters = [q for q in STARTERS if self._answerable(q)]
-            self.ready_in_s = time.perf_counter() - t0
-            self.ready = True
-            log.info("ready in %.1f s (mode %s, %d starters)", self.ready_in_s, self.mode, len(self.starters))
-        except Exception as exc:  # reported by /readyz; the process stays up
-            self.error = str(exc)
-            log.error("warm-up failed: %s", exc)
+        while True:
+            try:
+                self.mode = self.answerer.warm_up()
+                self.starters = [q for q in STARTERS if self._answerable(q)]
+                break
+            except UserError as exc:
+                self.error = str(exc)
+                log.error("warm-up failed: %s", exc)
+                if retry_every_s <= 0:
+                    return
+                time.sleep(retry_every_s)
+            except Exception as exc:  # a bug, not a condition that heals: reported by /readyz
+                self.error = f"{exc.__class__.__name__}: {exc}"
+                log.exception("warm-up failed")
+                return
+        self.error = None
+        self.ready_in_s = time.perf_counter() - t0
+        self.ready = True
+        log.info("ready in %.1f s (mode %s, %d starters)", self.ready_in_s, self.mode, len(self.starters))
 
     def start(self, background: bool = True) -> None:
         if background:
-            threading.Thread(target=self.warm_up, name="warm-up", daemon=True).start()
+            threading.Thread(target=self.warm_up, args=(3.0,), name="warm-up", daemon=True).start()
         else:
             self.warm_up()
+
+    def unavailable(self) -> str | None:
+        """Why the service cannot answer right now, or None. Asks a Chroma server each time."""
+        if not self.ready:
+            return self.error or "loading index and model"
+        try:
+            self.answerer.retriever.store.heartbeat()
+        except UserError as exc:
+            return str(exc)
+        return None
 
     def _answerable(self, question: str) -> bool:
         # Extractive is the cheap check that the text answers it, with citations.
@@ -69,7 +93,10 @@ class AnswerService:
     def prepare(self, question: Any, history: list[Turn], mode: str | None) -> tuple[str, str]:
         """Validate before anything streams, so bad input is a 4xx and not a broken stream."""
         q = clean_question(question, self.settings.max_query_chars)
-        return q, self.answerer.resolve_mode(mode)
+        resolved = self.answerer.resolve_mode(mode)
+        if resolved != "extractive":
+            self.answerer.backend(resolved)  # a mode this server cannot run is the caller's 4xx
+        return q, resolved
 
     @contextlib.contextmanager
     def slot(self, mode: str) -> Iterator[None]:

@@ -95,6 +95,16 @@ class Settings(BaseSettings):
     max_generations: int = Field(1, ge=1, le=64, description="LLM answers generated at once per process.")
     max_queue: int = Field(8, ge=0, le=1000, description="LLM answers that may wait; beyond it 503 + Retry-After.")
     queue_timeout_s: float = Field(60.0, gt=0, description="Longest wait in the queue before a 503.")
+    rate_limit_per_minute: int = Field(
+        30, ge=0, description="Questions per minute per client address (429 beyond); 0 = no limit."
+    )
+    rate_limit_burst: int = Field(10, ge=1, description="Questions a client may ask at once before the rate applies.")
+    api_key: SecretStr | None = Field(
+        None, description="If set, /api and /v1 need `Authorization: Bearer <key>` (the widget and page do not)."
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Proxies whose X-Forwarded-For names the client (for the rate limit)."
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.chunking import Chunk
-from bot.errors import IndexMismatchError, UserError
+from bot.errors import IndexMismatchError, StoreUnavailableError, UserError
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,14 @@ def build_signature(settings: Settings) -> dict[str, Any]:
     return {key: getattr(settings, key) for key in _BUILD_KEYS}
 
 
+def _unreachable(settings: Settings, exc: Exception) -> str:
+    return (
+        f"Chroma server at {settings.chroma_host}:{settings.chroma_port} is not "
+        f"reachable ({exc.__class__.__name__}); start it with `chroma run --path DIR "
+        f"--port {settings.chroma_port}` or set QINGSHAN_CHROMA_MODE=embedded"
+    )
+
+
 def make_client(settings: Settings) -> Any:
     """A Chroma client with telemetry off: embedded under index_dir, or a `chroma run` server."""
     import chromadb
@@ -45,11 +53,7 @@ def make_client(settings: Settings) -> Any:
         try:
             return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
         except Exception as exc:  # the client pings the server on creation
-            raise UserError(
-                f"Chroma server at {settings.chroma_host}:{settings.chroma_port} is not "
-                f"reachable ({exc.__class__.__name__}); start it with `chroma run --path DIR "
-                f"--port {settings.chroma_port}` or set QINGSHAN_CHROMA_MODE=embedded"
-            ) from None
+            raise StoreUnavailableError(_unreachable(settings, exc)) from None
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
 
@@ -120,6 +124,15 @@ class Store:
                 f"the index in {self.location()} was built differently ({'; '.join(diffs)}); "
                 f"run `qingshan-bot index --rebuild` (or restore the settings it was built with)"
             )
+
+    def heartbeat(self) -> None:
+        """Raises StoreUnavailableError when a Chroma server does not answer (embedded: no-op)."""
+        if self.settings.chroma_mode != "server":
+            return
+        try:
+            self.client.heartbeat()
+        except Exception as exc:
+            raise StoreUnavailableError(_unreachable(self.settings, exc)) from None
 
     def location(self) -> str:
         if self.settings.chroma_mode == "server":

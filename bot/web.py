@@ -15,6 +15,7 @@ from bot.answer_types import Answer
 from bot.errors import UserError
 from bot.feedback import FeedbackStore
 from bot.gate import Busy
+from bot.ratelimit import RateLimited, RateLimiter
 from bot.render import CSS, render_answer, render_error, render_pending, render_user
 from bot.service import AnswerService
 
@@ -46,10 +47,14 @@ def mode_line(service: AnswerService) -> str:
     return f"回答模式：**{name}**{note}"
 
 
-def build_chat_page(service: AnswerService, feedback: FeedbackStore, *, compact: bool = False) -> Any:
+def build_chat_page(
+    service: AnswerService, feedback: FeedbackStore, limiter: RateLimiter, *, compact: bool = False
+) -> Any:
     import gradio as gr
 
-    def respond(message: str, shown: list[dict[str, Any]], turns: list[dict[str, str]], records: dict[int, Any]):
+    def respond(
+        message: str, shown: list[dict[str, Any]], turns: list[dict[str, str]], records: dict[int, Any], request: Any
+    ):
         shown = list(shown or [])
         turns = list(turns or [])
         history = [_turn(t) for t in turns]
@@ -57,6 +62,7 @@ def build_chat_page(service: AnswerService, feedback: FeedbackStore, *, compact:
         shown.append({"role": "assistant", "content": render_pending("")})
         yield shown, "", turns, records
         try:
+            limiter.check(getattr(getattr(request, "client", None), "host", None) or "page")
             q, mode = service.prepare(message, history, None)
             text = ""
             final: Answer | None = None
@@ -67,7 +73,7 @@ def build_chat_page(service: AnswerService, feedback: FeedbackStore, *, compact:
                     text += item
                     shown[-1] = {"role": "assistant", "content": render_pending(text)}
                     yield shown, "", turns, records
-        except (UserError, Busy) as exc:
+        except (UserError, Busy, RateLimited) as exc:
             shown[-1] = {"role": "assistant", "content": render_error(str(exc))}
             yield shown, message, turns, records  # the question stays in the box
             return
@@ -96,11 +102,15 @@ def build_chat_page(service: AnswerService, feedback: FeedbackStore, *, compact:
     # Gradio finds the event-data argument by its annotation, which must be the class itself
     # (this module's annotations are strings, and `gr` is imported lazily).
     on_feedback.__annotations__["data"] = gr.LikeData
+    respond.__annotations__["request"] = gr.Request
 
-    def answer_text(message: str) -> str:
+    def answer_text(message: str, request: Any) -> str:
         """For gradio_client: one question in, the answer text (with [n] markers) out."""
+        limiter.check(getattr(request.client, "host", None) or "page")
         q, mode = service.prepare(message, [], None)
         return service.answer(q, [], mode).text
+
+    answer_text.__annotations__["request"] = gr.Request
 
     def starters() -> Any:
         return gr.Dataset(samples=[[q] for q in service.starters])

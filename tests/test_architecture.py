@@ -16,8 +16,8 @@ LAYERS = [
     {"answer_types", "sentences", "guard", "conversation", "llm", "prompting", "verify", "extractive"},
     {"answerer", "gate"},
     {"retrieval_eval", "scoring", "cmrc", "bench_retrieval", "evaluation", "charts", "judge"},  # evaluation
-    {"service", "feedback"},  # what the server's adapters share
-    {"api_schema", "api", "render", "security", "web", "server", "screenshots", "bench_http"},  # adapters
+    {"service", "feedback", "ratelimit"},  # what the server's adapters share
+    {"api_schema", "api", "render", "security", "web", "server", "screenshots", "bench_http", "loadtest"},  # adapters
     {"cli", "__main__", "__init__"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -1,5 +1,6 @@
 /* The widget's chat panel (served at /widget/, shown in an iframe by widget.js).
- * Talks to this server's /api/ask/stream. Every string from the network is set with
+ * Talks to this server's /widget/ask (the same stream as /api/ask/stream, without the API key
+ * that programs may need: this page is public by nature). Every string from the network is set with
  * textContent or createTextNode, never as HTML: questions, answers and passages cannot inject. */
 (function () {
   "use strict";
@@ -10,9 +11,11 @@
   var T = lang === "en"
     ? { send: "Send", hint: "Ask about science and innovation in Qingshan District. Answers cite the article.",
         placeholder: "Type a question…", missing: "Not in the article", busy: "Answering…", mode: "mode",
-        failed: "The answer failed: " }
+        failed: "The answer failed: ", up: "Helpful", down: "Not helpful", wrong: "Wrong citation",
+        thanks: "Thanks!" }
     : { send: "发送", hint: "问问青山区的科技创新。回答只依据文章，并标注出处。", placeholder: "输入问题，回车发送",
-        missing: "文中未提及", busy: "正在回答……", mode: "模式", failed: "回答失败：" };
+        missing: "文中未提及", busy: "正在回答……", mode: "模式", failed: "回答失败：", up: "有帮助",
+        down: "没帮助", wrong: "引用有误", thanks: "已记录，谢谢！" };
   var title = (params.get("title") || "").slice(0, 60);
   if (title) { document.getElementById("qs-title").textContent = title; document.title = title; }
   document.documentElement.lang = lang === "en" ? "en" : "zh";
@@ -68,7 +71,30 @@
       } else if (part) node.appendChild(document.createTextNode(part));
     });
     if (ans.citations.length) node.appendChild(cites);
-    node.appendChild(el("div", "meta mode", T.mode + ": " + ans.mode));
+    var before = history.slice();  // the turns before this answer, for its feedback record
+    var foot = el("div", "meta mode", T.mode + ": " + ans.mode + " ");
+    [["up", "👍", T.up], ["down", "👎", T.down], ["wrong_citation", "⚑", T.wrong]].forEach(function (r) {
+      var b = el("button", "rate", r[1]);
+      b.type = "button";
+      b.title = r[2];
+      b.setAttribute("aria-label", r[2]);
+      b.dataset.rating = r[0];
+      b.addEventListener("click", function () { rate(r[0], ans, foot, before); });
+      foot.appendChild(b);
+    });
+    node.appendChild(foot);
+  }
+
+  function rate(rating, ans, foot, sent) {
+    fetch("/widget/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ rating: rating, answer: ans, history: sent }),
+    }).then(function (r) {
+      if (!r.ok) throw new Error(String(r.status));
+      foot.querySelectorAll("button.rate").forEach(function (b) { b.disabled = true; });
+      foot.appendChild(el("span", "thanks", T.thanks));
+    }).catch(function () {});
   }
 
   function parseEvents(buffer, onEvent) {
@@ -97,7 +123,7 @@
     log.appendChild(bot); scroll();
     var text = "", final = null;
     try {
-      var resp = await fetch("/api/ask/stream", {
+      var resp = await fetch("/widget/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ question: question, history: history }),
@@ -138,7 +164,7 @@
   box.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
   });
-  fetch("/api/starters").then(function (r) { return r.json(); }).then(function (body) {
+  fetch("/widget/starters").then(function (r) { return r.json(); }).then(function (body) {
     var holder = document.getElementById("qs-starters");
     (body.questions || []).filter(function (q) {
       return lang === "en" || /[\u4e00-\u9fff]/.test(q);  // English panels show all starters
