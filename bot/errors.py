@@ -11,3 +11,7 @@ class IndexMismatchError(UserError):
 
 class StoreUnavailableError(UserError):
     """The vector store (a `chroma run` server) did not answer; the server retries by itself."""
+
+
+class IndexCorruptError(UserError):
+    """The embedded index cannot be opened (damaged files); `index --rebuild` sets it aside."""

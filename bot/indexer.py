@@ -10,8 +10,9 @@ from typing import Any
 from bot.chunking import Chunk, chunk_corpus
 from bot.corpus import corpus_hash, load_corpus
 from bot.embeddings import Embedder, TextEncoder, chroma_embedding_function
+from bot.errors import IndexCorruptError
 from bot.settings import Settings
-from bot.store import MANIFEST_FORMAT, Store, build_signature, chunk_metadata
+from bot.store import MANIFEST_FORMAT, Store, build_signature, chunk_metadata, set_aside
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,14 @@ def build_index(
     docs = load_corpus(settings.corpus_dir)
     chunks = chunk_corpus(docs, settings.chunk_size, settings.chunk_overlap)
     c_hash = corpus_hash(docs)
-    store = store or Store(settings)
+    if store is None:
+        try:
+            store = Store(settings)
+        except IndexCorruptError:
+            if not rebuild:
+                raise
+            log.warning("index unreadable; set aside as %s, building a new one", set_aside(settings))
+            store = Store(settings)
     encoder: TextEncoder = embedder or Embedder(settings)
     with store.writer_lock():
         state = store.state()
@@ -119,6 +127,7 @@ def _fill(
             got = old.get(ids=wanted[i : i + page], include=["embeddings"])
             vectors.update(zip(got["ids"], got["embeddings"], strict=True))
     todo = [c for c in chunks if c.id not in vectors]
+    log.info("embedding %d new chunks (%d reused) for %s", len(todo), len(vectors), collection.name)
     bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress or not todo)
     for i in range(0, len(todo), _EMBED_SLICE):
         part = todo[i : i + _EMBED_SLICE]
@@ -126,6 +135,7 @@ def _fill(
             vectors[c.id] = vec
         bar.update(len(part))
     bar.close()
+    log.info("writing %d chunks into %s", len(chunks), collection.name)
     store.write_batches(
         collection,
         ids=[c.id for c in chunks],

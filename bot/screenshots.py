@@ -84,10 +84,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def bot_server(args: list[str], port: int, timeout: float = 300.0) -> Iterator[str]:
-    """`qingshan-bot serve` in a child process, yielded once `/readyz` says ready."""
+def bot_server(args: list[str], port: int, timeout: float = 300.0, procs: list[Any] | None = None) -> Iterator[str]:
+    """`qingshan-bot serve` in a child process, yielded once `/readyz` says ready (its Popen is
+    appended to `procs` for callers that need to kill it)."""
     argv = [sys.executable, "-m", "bot", "serve", "--port", str(port), *args]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    if procs is not None:
+        procs.append(proc)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:
@@ -103,7 +106,7 @@ def bot_server(args: list[str], port: int, timeout: float = 300.0) -> Iterator[s
                 time.sleep(0.3)
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)

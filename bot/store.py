@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.chunking import Chunk
-from bot.errors import IndexMismatchError, StoreUnavailableError, UserError
+from bot.errors import IndexCorruptError, IndexMismatchError, StoreUnavailableError, UserError
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,24 @@ def make_client(settings: Settings) -> Any:
         except Exception as exc:  # the client pings the server on creation
             raise StoreUnavailableError(_unreachable(settings, exc)) from None
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
+    try:
+        return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
+    except Exception as exc:  # damaged files: say how to recover instead of a stack trace
+        raise IndexCorruptError(
+            f"the index in {settings.index_dir} cannot be opened ({exc.__class__.__name__}: {exc}); "
+            "run `qingshan-bot index --rebuild` to set it aside and build a new one"
+        ) from None
+
+
+def set_aside(settings: Settings) -> Path:
+    """Moves a damaged embedded store out of the way (kept for inspection, never deleted)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    src = settings.index_dir / "chroma"
+    dst = settings.index_dir / f"chroma.broken-{time.strftime('%Y%m%d-%H%M%S')}"
+    src.rename(dst)
+    SharedSystemClient.clear_system_cache()  # chromadb caches the failed client by path
+    return dst
 
 
 @dataclass(frozen=True)
