@@ -93,7 +93,9 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(8000, ge=1, description="Longest single history message a request may send.")
     max_body_bytes: int = Field(256_000, ge=1024, description="Larger request bodies are refused with 413.")
     max_generations: int = Field(1, ge=1, le=64, description="LLM answers generated at once per process.")
-    max_queue: int = Field(8, ge=0, le=1000, description="LLM answers that may wait; beyond it 503 + Retry-After.")
+    max_queue: int = Field(
+        3, ge=0, le=1000, description="LLM answers that may wait; beyond it 503 + Retry-After (keeps p95 bounded)."
+    )
     queue_timeout_s: float = Field(60.0, gt=0, description="Longest wait in the queue before a 503.")
     rate_limit_per_minute: int = Field(
         30, ge=0, description="Questions per minute per client address (429 beyond); 0 = no limit."

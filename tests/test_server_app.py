@@ -289,3 +289,31 @@ def test_feedback_is_stored_and_exported_as_eval_cases(tmp_path: Path) -> None:
     assert refusal["answerable"] is False
     # WAL: a second connection sees committed rows while the first is open.
     assert FeedbackStore(tmp_path / "fb.sqlite3").rows()[0]["rating"] == "up"
+
+
+def test_rate_limit_is_429_with_retry_after(app_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    s = app_settings.model_copy(update={"rate_limit_per_minute": 6, "rate_limit_burst": 2})
+    with make_client(s, fake_embedder) as c:
+        assert [c.post("/api/ask", json={"question": Q}).status_code for _ in range(2)] == [200, 200]
+        r = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": Q}]})
+        assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 10
+        assert "per minute" in r.json()["error"]["message"]
+        assert c.get("/healthz").status_code == 200  # health checks are never limited
+
+
+def test_api_key_guards_api_and_v1_but_not_the_widget(app_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    from pydantic import SecretStr
+
+    s = app_settings.model_copy(update={"api_key": SecretStr("s3cret-key")})
+    with make_client(s, fake_embedder) as c:
+        assert c.post("/api/ask", json={"question": Q}).status_code == 401
+        assert c.get("/v1/models", headers={"authorization": "Bearer wrong"}).status_code == 401
+        ok = c.post("/api/ask", json={"question": Q}, headers={"authorization": "Bearer s3cret-key"})
+        assert ok.status_code == 200
+        # The widget's panel is a public page: its own endpoints need no key, and no page holds one.
+        with c.stream("POST", "/widget/ask", json={"question": Q}) as r:
+            assert r.status_code == 200 and "event: answer" in r.read().decode()
+        for path in ("/widget/", "/widget.js", "/widget/frame.js", "/chat/"):
+            assert "s3cret-key" not in c.get(path).text
+        fb = c.post("/widget/feedback", json={"rating": "down", "answer": ok.json()})
+        assert fb.status_code == 200 and fb.json()["stored"] >= 1
