@@ -93,12 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
         help='comma-separated origins that may embed the widget and call the API, e.g. "https://a.example"',
     )
     p.add_argument("--data", type=Path, default=None, help="folder for the feedback database (default data/)")
+    p.add_argument("--feedback-db", default=None, help="SQLAlchemy URL for feedback, e.g. postgresql+psycopg://…")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("feedback", help="feedback users gave on the chat page")
     fsub = p.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
     fp = fsub.add_parser("export", help="write feedback as evaluation cases (eval/README.md format)")
     fp.add_argument("--data", type=Path, default=None, help="folder holding feedback.sqlite3 (default data/)")
+    fp.add_argument("--db", default=None, help="SQLAlchemy URL instead of the SQLite file (QINGSHAN_FEEDBACK_DB)")
     fp.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     fp.set_defaults(func=cmd_feedback_export)
 
@@ -249,6 +251,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.server import serve
 
     extra = {"host": args.host, "port": args.port, "mode": args.mode, "data_dir": args.data}
+    extra["feedback_db"] = args.feedback_db
     if args.allowed_origins is not None:
         extra["allowed_origins"] = args.allowed_origins
     serve(make_settings(args, **extra))
@@ -258,11 +261,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     from bot.feedback import FeedbackStore, export
 
-    settings = make_settings(args, data_dir=args.data)
-    path = settings.data_dir / "feedback.sqlite3"
-    if not path.exists():
-        raise UserError(f"no feedback database at {path}; it is created by `qingshan-bot serve`")
-    n = export(FeedbackStore(path), args.out)
+    settings = make_settings(args, data_dir=args.data, feedback_db=args.db)
+    target = settings.feedback_target()
+    if isinstance(target, Path) and not target.exists():
+        raise UserError(f"no feedback database at {target}; it is created by `qingshan-bot serve`")
+    n = export(FeedbackStore(target), args.out)
     print(f"wrote {n} evaluation cases to {args.out}")
     return 0
 

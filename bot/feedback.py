@@ -1,15 +1,14 @@
-"""Feedback on answers (thumbs up/down, "wrong citation"), kept in SQLite and exported as
+"""Feedback on answers (thumbs up/down, "wrong citation"), kept in a database and exported as
 evaluation cases so that what users flag becomes tomorrow's regression test.
 
-WAL mode and one short transaction per write: a crash loses at most the write in flight.
+SQLite in WAL mode by default, one short transaction per write: a crash loses at most the
+write in flight. `QINGSHAN_FEEDBACK_DB` takes any SQLAlchemy URL (Postgres for several hosts).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,61 +17,71 @@ from bot.errors import UserError
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 RATINGS = ("up", "down", "wrong_citation")
-_SCHEMA = """
-create table if not exists feedback (
-    id integer primary key autoincrement,
-    ts real not null,
-    rating text not null,
-    question text not null,
-    rewritten_question text not null,
-    history text not null,
-    answer text not null,
-    refused integer not null,
-    mode text not null,
-    citations text not null
-)
-"""
 
 
 class FeedbackStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("pragma journal_mode=wal")
-            db.execute(_SCHEMA)
+    """Feedback rows through SQLAlchemy Core: SQLite by default (WAL, one short transaction per
+    write), or any database URL, e.g. Postgres when several servers run on several machines."""
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=10, isolation_level=None)
+    def __init__(self, url: str | Path) -> None:
+        from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, event
+
+        if isinstance(url, Path):
+            url.parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{url}"
+        self.url = url
+        self.engine = create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+
+            @event.listens_for(self.engine, "connect")
+            def _wal(conn: Any, _: Any) -> None:
+                cur = conn.cursor()
+                cur.execute("pragma journal_mode=wal")
+                cur.execute("pragma busy_timeout=10000")  # two servers may write at once
+                cur.close()
+
+        meta = MetaData()
+        self.table = Table(
+            "feedback",
+            meta,
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("ts", Float, nullable=False),
+            Column("rating", String(32), nullable=False),
+            Column("question", Text, nullable=False),
+            Column("rewritten_question", Text, nullable=False),
+            Column("history", Text, nullable=False),
+            Column("answer", Text, nullable=False),
+            Column("refused", Integer, nullable=False),
+            Column("mode", String(32), nullable=False),
+            Column("citations", Text, nullable=False),
+        )
+        try:
+            meta.create_all(self.engine)
+        except Exception as exc:
+            raise UserError(f"the feedback database {self.engine.url!r} cannot be opened ({exc})") from None
 
     def add(self, rating: str, answer: dict[str, Any], history: list[dict[str, str]]) -> int:
         """`answer` is the `ask --json` object of the rated answer."""
         if rating not in RATINGS:
             raise UserError(f"unknown rating {rating!r}; use one of {', '.join(RATINGS)}")
-        row = (
-            time.time(),
-            rating,
-            answer["question"],
-            answer.get("rewritten_question") or answer["question"],
-            json.dumps(history, ensure_ascii=False),
-            answer["answer"],
-            int(bool(answer.get("refused"))),
-            answer.get("mode", ""),
-            json.dumps(answer.get("citations", []), ensure_ascii=False),
-        )
-        with self._lock, self._connect() as db:
-            cur = db.execute(
-                "insert into feedback (ts, rating, question, rewritten_question, history, answer, refused, mode,"
-                " citations) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            return int(cur.lastrowid or 0)
+        row = {
+            "ts": time.time(),
+            "rating": rating,
+            "question": answer["question"],
+            "rewritten_question": answer.get("rewritten_question") or answer["question"],
+            "history": json.dumps(history, ensure_ascii=False),
+            "answer": answer["answer"],
+            "refused": int(bool(answer.get("refused"))),
+            "mode": str(answer.get("mode", ""))[:32],
+            "citations": json.dumps(answer.get("citations", []), ensure_ascii=False),
+        }
+        with self.engine.begin() as conn:  # committed (and on disk) when this returns
+            key = conn.execute(self.table.insert().values(**row)).inserted_primary_key
+            return int(key[0]) if key else 0
 
     def rows(self) -> list[dict[str, Any]]:
-        with self._connect() as db:
-            db.row_factory = sqlite3.Row
-            return [dict(r) for r in db.execute("select * from feedback order by id")]
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(self.table.select().order_by(self.table.c.id))]
 
 
 def as_eval_case(row: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
 
     origins = settings.origins()
     service = service or AnswerService(settings)
-    feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+    feedback = FeedbackStore(settings.feedback_target())
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     app = FastAPI(
         title="qingshan-bot",

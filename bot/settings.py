@@ -116,6 +116,14 @@ class Settings(BaseSettings):
         "from a browser; the server's own origin always may.",
     )
     data_dir: Path = Field(Path("data"), description="Feedback database and other state written while serving.")
+    feedback_db: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the feedback database (e.g. postgresql+psycopg://user@host/db); "
+        "default: SQLite at data_dir/feedback.sqlite3.",
+    )
+
+    def feedback_target(self) -> str | Path:
+        return self.feedback_db or self.data_dir / "feedback.sqlite3"
 
     def origins(self) -> list[str]:
         """`allowed_origins` parsed and checked: scheme://host[:port], no path."""
