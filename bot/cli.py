@@ -141,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
     p.set_defaults(func=cmd_loadtest)
 
+    p = sub.add_parser("bench", help="qingshan-bot vs a tutorial LangChain RAG: accuracy, speed, memory")
+    p.add_argument("--questions", type=Path, default=Path("eval/qingshan.jsonl"))
+    p.add_argument("--limit", type=int, default=30, help="questions, every type kept (default 30; 0 = all)")
+    p.add_argument("--out", type=Path, default=Path("out/bench"))
+    p.add_argument("--cmrc", type=Path, default=None, help="CMRC 2018 split for the indexing figure")
+    p.add_argument("--scales", default="1000,10000,100000", help="synthetic index sizes for search latency")
+    p.set_defaults(func=cmd_bench)
+
     p = sub.add_parser("cmrc-convert", help="turn a CMRC 2018 split into a corpus and questions")
     p.add_argument("source", type=Path, help="cmrc2018_*.json")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -315,6 +323,21 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n", encoding="utf-8")
     print(text)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bot.bench import DEFAULT_CMRC, run_bench
+
+    try:
+        scales = tuple(int(x) for x in args.scales.split(",") if x.strip())
+    except ValueError:
+        raise UserError(f"--scales wants numbers like 1000,10000, got {args.scales!r}") from None
+    if args.limit < 0 or not args.questions.exists() or any(n < 100 or n > 1_000_000 for n in scales):
+        raise UserError("--limit ≥ 0, --questions must exist, and each scale must be 100..1,000,000")
+    report = run_bench(args.questions, args.limit or None, args.out, args.cmrc or DEFAULT_CMRC, scales)
+    print((args.out / "bench.md").read_text(encoding="utf-8"))
+    print(f"wrote {args.out / 'bench.json'}, bench.md and bench.png ({len(report['systems'])} systems)")
     return 0
 
 

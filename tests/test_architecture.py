@@ -15,9 +15,21 @@ LAYERS = [
     {"indexer", "retrieval"},
     {"answer_types", "sentences", "guard", "conversation", "llm", "prompting", "verify", "extractive"},
     {"answerer", "gate"},
-    {"retrieval_eval", "scoring", "cmrc", "bench_retrieval", "evaluation", "charts", "judge"},  # evaluation
+    {"retrieval_eval", "scoring", "cmrc", "bench_retrieval", "evaluation", "charts", "judge", "bench_peer"},
     {"service", "feedback", "ratelimit"},  # what the server's adapters share
-    {"api_schema", "api", "render", "security", "web", "server", "screenshots", "bench_http", "loadtest"},  # adapters
+    {
+        "api_schema",
+        "api",
+        "render",
+        "security",
+        "web",
+        "server",
+        "screenshots",
+        "bench_http",
+        "loadtest",
+        "bench",
+        "bench_worker",
+    },  # adapters
     {"cli", "__main__", "__init__"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
