@@ -65,6 +65,9 @@ class Embedder(Embeddings):
         self._lock = threading.Lock()
         self._query_cache: dict[str, Any] = {}
 
+    def clear_query_cache(self) -> None:
+        self._query_cache.clear()
+
     @property
     def model(self) -> Any:
         if self._model is None:
