@@ -59,6 +59,7 @@ class LlamaCppBackend:
                 n_ctx=settings.llm_ctx,
                 n_threads=settings.llm_threads,
                 n_threads_batch=settings.llm_threads_batch,
+                use_mmap=settings.llm_mmap,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     llm_threads: int = Field(1, ge=1, description="Decode threads (1 holds up when the other core is busy).")
     llm_threads_batch: int = Field(2, ge=1, description="Prompt-evaluation threads.")
     llm_ctx: int = Field(2048, ge=512)
+    llm_mmap: bool = Field(
+        False,
+        description="Map the GGUF instead of reading it. Off: llama.cpp repacks the weights for the CPU "
+        "anyway, so a mapping only doubles resident memory (measured 1.85 vs 1.24 GB for the 1.5B model).",
+    )
     max_answer_tokens: int = Field(200, ge=16, le=2048)
     openai_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
     openai_model: str = "qwen2.5-coder-1.5b-instruct"
