@@ -20,16 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.scoring import score_files
+from bot.scoring import percentile, score_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMS = ("peer", "local", "extractive")
 DEFAULT_CMRC = ROOT.parent / "shared" / "benchmarks" / "cmrc2018" / "cmrc2018_trial.json"
-
-
-def _pct(values: list[float], q: float) -> float | None:
-    vals = sorted(values)
-    return round(vals[min(len(vals) - 1, int(q * len(vals)))], 1) if vals else None
 
 
 def select(items: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
@@ -77,8 +72,8 @@ def summarise_system(items: list[dict[str, Any]], raw: dict[str, Any]) -> dict[s
         "citation_support": scored["citation_support"],
         "refusal": scored["refusal_accuracy"],
         "false_refusal": scored["false_refusal_rate"],
-        "first_token_ms": {"p50": _pct(ttft, 0.5), "p95": _pct(ttft, 0.95)},
-        "total_ms": {"p50": _pct(total, 0.5), "p95": _pct(total, 0.95)},
+        "first_token_ms": {"p50": percentile(ttft, 0.5), "p95": percentile(ttft, 0.95)},
+        "total_ms": {"p50": percentile(total, 0.5), "p95": percentile(total, 0.95)},
         "prompt_tokens_mean": raw["prompt_tokens_mean"],
         "peak_rss_mib": raw["peak_rss_mib"],
         "seconds": raw["seconds"],
@@ -197,8 +192,8 @@ def retrieval_at_scale(work: Path, scales: list[int], embedder: Any) -> dict[str
             "write_s": round(build_s, 1),
             "load_s": round(load_s, 1),
             "queries": len(lat),
-            "p50_ms": _pct(lat, 0.5),
-            "p95_ms": _pct(lat, 0.95),
+            "p50_ms": percentile(lat, 0.5),
+            "p95_ms": percentile(lat, 0.95),
         }
         del retriever
         shutil.rmtree(work / f"idx-{n}", ignore_errors=True)
@@ -206,6 +201,7 @@ def retrieval_at_scale(work: Path, scales: list[int], embedder: Any) -> dict[str
 
 
 def cold_starts(question: str) -> dict[str, Any]:
+    from bot.bench_http import post_json
     from bot.screenshots import bot_server, free_port
 
     out: dict[str, Any] = {}
@@ -221,15 +217,8 @@ def cold_starts(question: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     with bot_server(["--mode", "local"], free_port(), procs=procs) as server:
         out["serve_local_to_ready_s"] = round(time.perf_counter() - t0, 2)
-        import urllib.request
-
         for _ in range(3):  # a few answers, so the peak includes answering
-            req = urllib.request.Request(
-                server + "/api/ask",
-                data=json.dumps({"question": question}).encode(),
-                headers={"Content-Type": "application/json"},
-            )
-            urllib.request.urlopen(req, timeout=300).close()
+            post_json(server + "/api/ask", {"question": question})
         status = Path(f"/proc/{procs[0].pid}/status").read_text()
         hwm = next(line for line in status.splitlines() if line.startswith("VmHWM"))
         out["serve_local_peak_rss_mib"] = round(int(hwm.split()[1]) / 1024, 1)

@@ -14,15 +14,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bot.scoring import percentile
 from bot.screenshots import bot_server, free_port
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
-
-
-def _post(url: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+def post_json(url: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     data = json.dumps(body, ensure_ascii=False).encode()
     req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     t0 = time.perf_counter()
@@ -39,10 +35,10 @@ def run_http_bench(
     with bot_server(["--mode", mode, *(extra_args or [])], port) as server:
         ready_s = time.perf_counter() - t0
         for q in questions[:3]:  # warm the query path once
-            _post(server + "/api/ask", {"question": q})
+            post_json(server + "/api/ask", {"question": q})
         trips, inside, overhead = [], [], []
         for q in questions:
-            trip, answer = _post(server + "/api/ask", {"question": q})
+            trip, answer = post_json(server + "/api/ask", {"question": q})
             total = float(answer["timings"]["total_ms"])
             trips.append(trip)
             inside.append(total)
@@ -51,11 +47,11 @@ def run_http_bench(
         "mode": mode,
         "questions": len(questions),
         "cold_start_to_ready_s": round(ready_s, 2),
-        "round_trip_ms": {"p50": _pct(trips, 0.5), "p95": _pct(trips, 0.95)},
-        "in_process_answer_ms": {"p50": _pct(inside, 0.5), "p95": _pct(inside, 0.95)},
+        "round_trip_ms": {"p50": percentile(trips, 0.5, digits=2), "p95": percentile(trips, 0.95, digits=2)},
+        "in_process_answer_ms": {"p50": percentile(inside, 0.5, digits=2), "p95": percentile(inside, 0.95, digits=2)},
         "http_overhead_ms": {
-            "p50": _pct(overhead, 0.5),
-            "p95": _pct(overhead, 0.95),
+            "p50": percentile(overhead, 0.5, digits=2),
+            "p95": percentile(overhead, 0.95, digits=2),
             "mean": round(statistics.fmean(overhead), 2),
         },
     }

@@ -11,21 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import time
 from pathlib import Path
 from typing import Any
 
 from bot.bench_http import read_question_texts
+from bot.scoring import percentile
 from bot.screenshots import bot_server, free_port
-
-
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
 async def _client(
@@ -100,14 +93,15 @@ async def _phase(
         "failed": len(out["failures"]),
         "shed_with_retry_after": out["shed"],
         "throughput_rps": round(len(lat) / elapsed, 2),
-        "p50_ms": _pct(lat, 0.50),
-        "p95_ms": _pct(lat, 0.95),
-        "p99_ms": _pct(lat, 0.99),
+        "p50_ms": percentile(lat, 0.50),
+        "p95_ms": percentile(lat, 0.95),
+        "p99_ms": percentile(lat, 0.99),
         "failure_examples": out["failures"][:5],
         **(
             {
                 "while_busy": {
-                    name: {"n": len(v), "p50_ms": _pct(v, 0.5), "p95_ms": _pct(v, 0.95)} for name, v in probes.items()
+                    name: {"n": len(v), "p50_ms": percentile(v, 0.5), "p95_ms": percentile(v, 0.95)}
+                    for name, v in probes.items()
                 }
             }
             if probe
@@ -141,18 +135,9 @@ def run_load(
 
     if url:
         return measure(url)
-    # Our own server, limits that would shed this load switched off: the test is of capacity.
-    env_before = {k: os.environ.get(k) for k in ("QINGSHAN_RATE_LIMIT_PER_MINUTE",)}
-    os.environ["QINGSHAN_RATE_LIMIT_PER_MINUTE"] = "0"
-    try:
-        with bot_server(["--mode", mode], free_port()) as server:
-            return measure(server)
-    finally:
-        for k, v in env_before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    # Our own server, with the rate limit that would shed this load off: the test is of capacity.
+    with bot_server(["--mode", mode], free_port(), env={"QINGSHAN_RATE_LIMIT_PER_MINUTE": "0"}) as server:
+        return measure(server)
 
 
 def format_load(report: dict[str, Any]) -> str:

@@ -107,9 +107,10 @@ def _mean(values: list[Any]) -> float | None:
     return round(sum(vals) / len(vals), 4) if vals else None
 
 
-def _pct(values: list[float], q: float) -> float | None:
+def percentile(values: list[float], q: float, digits: int = 1) -> float | None:
+    """Nearest-rank percentile (None for no values); every report in the repo uses this one."""
     vals = sorted(v for v in values if v is not None)
-    return round(vals[min(len(vals) - 1, int(q * len(vals)))], 1) if vals else None
+    return round(vals[min(len(vals) - 1, int(q * len(vals)))], digits) if vals else None
 
 
 def summarise(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -135,9 +136,9 @@ def summarise(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
         "recall@5": recall(5),
         "mrr": _mean([1 / o["retrieval_rank"] if o["retrieval_rank"] else 0.0 for o in ret]) if ret else None,
         "latency_ms_p50": round(statistics.median(lat), 1) if lat else None,
-        "latency_ms_p95": _pct(lat, 0.95),
+        "latency_ms_p95": percentile(lat, 0.95),
         "first_token_ms_p50": round(statistics.median(ttft), 1) if ttft else None,
-        "first_token_ms_p95": _pct(ttft, 0.95),
+        "first_token_ms_p95": percentile(ttft, 0.95),
     }
 
 

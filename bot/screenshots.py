@@ -84,11 +84,23 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def bot_server(args: list[str], port: int, timeout: float = 300.0, procs: list[Any] | None = None) -> Iterator[str]:
+def bot_server(
+    args: list[str],
+    port: int,
+    timeout: float = 300.0,
+    procs: list[Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """`qingshan-bot serve` in a child process, yielded once `/readyz` says ready (its Popen is
-    appended to `procs` for callers that need to kill it)."""
+    appended to `procs` for callers that need to kill it; `env` adds to this process's)."""
     argv = [sys.executable, "-m", "bot", "serve", "--port", str(port), *args]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, **env} if env else None,
+    )
     if procs is not None:
         procs.append(proc)
     url = f"http://127.0.0.1:{port}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -64,23 +63,15 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     proc.wait(timeout=30)
 
 
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    d = tmp_path / "corpus"
-    d.mkdir()
-    shutil.copy(ARTICLE, d / ARTICLE.name)
-    return d
-
-
 def feedback_body(n: int) -> dict[str, Any]:
     return {"rating": "up", "answer": {"question": f"问题{n}", "answer": f"回答{n}", "refused": False, "mode": "x"}}
 
 
-def test_two_servers_share_a_chroma_server_that_goes_away_and_comes_back(corpus: Path, tmp_path: Path) -> None:
+def test_two_servers_share_a_chroma_server_that_goes_away_and_comes_back(corpus_dir: Path, tmp_path: Path) -> None:
     port = free_port()
     chroma = start_chroma(tmp_path / "chroma", port)
     try:
-        store = ["--corpus", str(corpus), "--chroma-server", f"127.0.0.1:{port}"]
+        store = ["--corpus", str(corpus_dir), "--chroma-server", f"127.0.0.1:{port}"]
         cli("index", *store)
         args = [*store, "--mode", "extractive", "--data", str(tmp_path / "data")]
         with bot_server(args, free_port()) as one, bot_server(args, free_port()) as two:
@@ -115,8 +106,8 @@ def test_two_servers_share_a_chroma_server_that_goes_away_and_comes_back(corpus:
     assert questions == {"问题1", "问题2"}, "both servers write to the one feedback store"
 
 
-def test_feedback_survives_a_killed_server(corpus: Path, tmp_path: Path) -> None:
-    args = ["--corpus", str(corpus), "--index", str(tmp_path / "index"), "--mode", "extractive"]
+def test_feedback_survives_a_killed_server(corpus_dir: Path, tmp_path: Path) -> None:
+    args = ["--corpus", str(corpus_dir), "--index", str(tmp_path / "index"), "--mode", "extractive"]
     args += ["--data", str(tmp_path / "data")]
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
@@ -134,26 +125,26 @@ def test_feedback_survives_a_killed_server(corpus: Path, tmp_path: Path) -> None
     assert got == [f"问题{n}" for n in range(8)]
 
 
-def add_extra_documents(corpus: Path) -> None:
+def add_extra_documents(corpus_dir: Path) -> None:
     """The article plus 150 extra documents: enough embedding work to kill the build mid-way."""
     text = ARTICLE.read_text(encoding="utf-8")
     sentences = [s + "。" for s in text.replace("\n", "").split("。") if len(s) > 20]
     for i in range(150):
         picked = [sentences[(i * 7 + j * 3) % len(sentences)] for j in range(5)]
-        (corpus / f"extra-{i:03d}.md").write_text(
+        (corpus_dir / f"extra-{i:03d}.md").write_text(
             f"# 补充材料{i}\n\n编号{i}的补充材料。" + "".join(picked), encoding="utf-8"
         )
 
 
-def test_kill_9_during_index_keeps_the_old_index_serving(corpus: Path, tmp_path: Path) -> None:
+def test_kill_9_during_index_keeps_the_old_index_serving(corpus_dir: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
-    cli("index", "--corpus", str(corpus), "--index", str(index))
-    settings = Settings(corpus_dir=corpus, index_dir=index)
+    cli("index", "--corpus", str(corpus_dir), "--index", str(index))
+    settings = Settings(corpus_dir=corpus_dir, index_dir=index)
     before = Store(settings).state()
     assert before is not None
-    add_extra_documents(corpus)
+    add_extra_documents(corpus_dir)
 
-    argv = [sys.executable, "-m", "bot", "index", "-v", "--corpus", str(corpus), "--index", str(index)]
+    argv = [sys.executable, "-m", "bot", "index", "-v", "--corpus", str(corpus_dir), "--index", str(index)]
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
     assert proc.stderr is not None
     for line in proc.stderr:  # wait until it is embedding into a new version, then kill it hard
@@ -167,7 +158,7 @@ def test_kill_9_during_index_keeps_the_old_index_serving(corpus: Path, tmp_path:
     # A fresh process (as a server would be) still opens and searches the previous version.
     probe = (
         "import sys, json; from bot.settings import Settings; from bot.retrieval import Retriever;"
-        f"r = Retriever(Settings(corpus_dir=r'{corpus}', index_dir=r'{index}'), auto_index=False);"
+        f"r = Retriever(Settings(corpus_dir=r'{corpus_dir}', index_dir=r'{index}'), auto_index=False);"
         "hits = r.search('高新技术企业', k=3); print(json.dumps([r.version, len(r.chunks), hits[0].chunk.doc_id]))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
@@ -176,22 +167,22 @@ def test_kill_9_during_index_keeps_the_old_index_serving(corpus: Path, tmp_path:
     assert version == before.collection and n_chunks == before.manifest["chunk_count"] and top == "qingshan-article"
 
     # The next build completes and serves everything.
-    done = cli("index", "--corpus", str(corpus), "--index", str(index), "--json")
+    done = cli("index", "--corpus", str(corpus_dir), "--index", str(index), "--json")
     report = json.loads(done.stdout)
     assert report["documents"] == 151
     after = Store(settings).state()
     assert after is not None and after.collection != before.collection
 
 
-def test_damaged_index_is_a_clear_error_and_rebuild_recovers(corpus: Path, tmp_path: Path) -> None:
+def test_damaged_index_is_a_clear_error_and_rebuild_recovers(corpus_dir: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
-    cli("index", "--corpus", str(corpus), "--index", str(index))
+    cli("index", "--corpus", str(corpus_dir), "--index", str(index))
     db = index / "chroma" / "chroma.sqlite3"
     db.write_bytes(b"x" * 100 + db.read_bytes()[100:])
-    bad = cli("ask", Q, "--mode", "extractive", "--corpus", str(corpus), "--index", str(index), check=False)
+    bad = cli("ask", Q, "--mode", "extractive", "--corpus", str(corpus_dir), "--index", str(index), check=False)
     assert bad.returncode == 2 and "index --rebuild" in bad.stderr and "Traceback" not in bad.stderr
-    cli("index", "--rebuild", "--corpus", str(corpus), "--index", str(index))
-    ok = cli("ask", Q, "--mode", "extractive", "--corpus", str(corpus), "--index", str(index), "--json")
+    cli("index", "--rebuild", "--corpus", str(corpus_dir), "--index", str(index))
+    ok = cli("ask", Q, "--mode", "extractive", "--corpus", str(corpus_dir), "--index", str(index), "--json")
     assert "19" in json.loads(ok.stdout)["answer"]
     assert list(index.glob("chroma.broken-*")), "the damaged store is kept for inspection"
 
