@@ -38,11 +38,16 @@ _INVISIBLE = re.compile("[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def reject_surrogates(text: str, where: str) -> None:
+    """Unpaired surrogates would fail later (UTF-8 output, SQLite): refuse them up front."""
+    if _SURROGATE.search(text):
+        raise UserError(f"{where} contains invalid characters (unpaired UTF-16 surrogates)")
+
+
 def clean_question(question: Any, limit: int) -> str:
     if not isinstance(question, str):
         raise UserError("the question must be a string")
-    if _SURROGATE.search(question):
-        raise UserError("the question contains invalid characters (unpaired UTF-16 surrogates)")
+    reject_surrogates(question, "the question")
     q = _INVISIBLE.sub("", unicodedata.normalize("NFC", question)).strip()
     if not q:
         raise UserError("the question is empty")

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import Request  # at module level: FastAPI resolves the string annotations here
 
 from bot.answer_types import Answer
+from bot.answerer import MODES
 from bot.api_schema import (
     AskRequest,
     ChatRequest,
@@ -27,7 +28,7 @@ from bot.api_schema import (
     split_chat,
     turns_from,
 )
-from bot.errors import UserError
+from bot.errors import UserError, error_body
 from bot.feedback import FeedbackStore
 from bot.ratelimit import RateLimiter
 from bot.service import AnswerService
@@ -35,11 +36,6 @@ from bot.service import AnswerService
 log = logging.getLogger(__name__)
 _END = object()
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-
-
-def error_body(message: str, kind: str = "invalid_request_error", code: str | None = None) -> dict[str, Any]:
-    """One error shape for every endpoint; it is also what OpenAI clients expect."""
-    return {"error": {"message": message, "type": kind, "code": code}}
 
 
 async def _threaded(it: Iterator[Any]) -> AsyncIterator[Any]:
@@ -100,6 +96,7 @@ def build_router(service: AnswerService, feedback: FeedbackStore, limiter: RateL
             raise ServiceError(str(exc)) from None
 
     def stream_events(req: AskRequest) -> Any:
+        """SSE: `delta` events ({"text"}), then one `answer` event with the `ask --json` object."""
         turns = turns_from(req.history or [], settings)
         q, mode = service.prepare(req.question, turns, req.mode)
         items = service.stream(q, turns, mode)
@@ -119,7 +116,7 @@ def build_router(service: AnswerService, feedback: FeedbackStore, limiter: RateL
     def store_feedback(req: FeedbackRequest) -> dict[str, Any]:
         body = req.model_dump()
         check_strings(body, "body")
-        turns = [t.model_dump() for t in req.history or []]
+        turns = body["history"] or []
         return {"stored": feedback.add(req.rating, body["answer"], turns)}
 
     @api.post("/api/ask", tags=["answers"], summary="Answer a question with citations", dependencies=[Depends(limit)])
@@ -128,38 +125,26 @@ def build_router(service: AnswerService, feedback: FeedbackStore, limiter: RateL
         turns = turns_from(req.history or [], settings)
         return run_answer(req.question, turns, req.mode).as_dict()
 
-    @api.post(
-        "/api/ask/stream", tags=["answers"], summary="Answer as server-sent events", dependencies=[Depends(limit)]
-    )
-    def ask_stream(req: AskRequest) -> Any:
-        """SSE: `delta` events ({"text"}), then one `answer` event with the `ask --json` object."""
-        return stream_events(req)
-
-    @api.post("/api/feedback", tags=["answers"], summary="Rate an answer", dependencies=[Depends(limit)])
-    def api_feedback(req: FeedbackRequest) -> dict[str, Any]:
-        return store_feedback(req)
-
-    @api.get("/api/starters", tags=["answers"], summary="Starter questions checked against the index")
     def starters() -> dict[str, list[str]]:
         return {"questions": service.starters}
 
-    @widget.post(
-        "/widget/ask", summary="The widget panel's stream (same as /api/ask/stream)", dependencies=[Depends(limit)]
+    # The widget's routes are the API's own handlers on a second router: no API key (the page
+    # is public), the same rate limit and the same origin checks.
+    limited = [Depends(limit)]
+    api.post("/api/ask/stream", tags=["answers"], summary="Answer as server-sent events", dependencies=limited)(
+        stream_events
     )
-    def widget_ask(req: AskRequest) -> Any:
-        return stream_events(req)
-
-    @widget.post("/widget/feedback", summary="The widget panel's ratings", dependencies=[Depends(limit)])
-    def widget_feedback(req: FeedbackRequest) -> dict[str, Any]:
-        return store_feedback(req)
-
-    @widget.get("/widget/starters", summary="Starter questions for the widget panel")
-    def widget_starters() -> dict[str, list[str]]:
-        return {"questions": service.starters}
+    api.post("/api/feedback", tags=["answers"], summary="Rate an answer", dependencies=limited)(store_feedback)
+    api.get("/api/starters", tags=["answers"], summary="Starter questions checked against the index")(starters)
+    widget.post("/widget/ask", summary="The widget panel's stream (same as /api/ask/stream)", dependencies=limited)(
+        stream_events
+    )
+    widget.post("/widget/feedback", summary="The widget panel's ratings", dependencies=limited)(store_feedback)
+    widget.get("/widget/starters", summary="Starter questions for the widget panel")(starters)
 
     @api.get("/v1/models", tags=["openai"], summary="The answer modes, as OpenAI models")
     def models() -> dict[str, Any]:
-        names = ["qingshan-bot"] + [f"qingshan-bot-{m}" for m in ("auto", "local", "openai", "extractive")]
+        names = ["qingshan-bot"] + [f"qingshan-bot-{m}" for m in MODES]
         return {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "qingshan-bot"} for n in names]}
 
     @api.post(

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from bot.answer_types import Turn
+from bot.answerer import MODES, reject_surrogates
 from bot.errors import UserError
 from bot.settings import Settings
 
@@ -95,7 +96,7 @@ class FeedbackRequest(BaseModel):
 def check_strings(value: Any, where: str) -> None:
     """Unpaired surrogates anywhere in a request would fail later (UTF-8, SQLite): refuse them."""
     if isinstance(value, str):
-        check_text(value, where, 10**9)
+        reject_surrogates(value, where)
     elif isinstance(value, dict):
         for k, v in value.items():
             check_strings(v, f"{where}.{k}")
@@ -107,8 +108,7 @@ def check_strings(value: Any, where: str) -> None:
 def check_text(text: str, where: str, limit: int) -> None:
     if len(text) > limit:
         raise UserError(f"{where} is {len(text)} characters; the limit is {limit}")
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
-        raise UserError(f"{where} contains invalid characters (unpaired UTF-16 surrogates)")
+    reject_surrogates(text, where)
 
 
 def turns_from(items: list[Any], settings: Settings, where: str = "history") -> list[Turn]:
@@ -132,7 +132,5 @@ def split_chat(req: ChatRequest, settings: Settings) -> tuple[str, list[Turn]]:
 
 
 def mode_for_model(model: str | None) -> str | None:
-    prefix = "qingshan-bot-"
-    if model and model.startswith(prefix) and model[len(prefix) :] in ("auto", "local", "openai", "extractive"):
-        return model[len(prefix) :]
-    return None
+    mode = (model or "").removeprefix("qingshan-bot-")
+    return mode if mode != model and mode in MODES else None

@@ -1,5 +1,9 @@
 """Errors a user can act on: the CLI prints them as one line and exits non-zero."""
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class UserError(Exception):
     """A problem with input, corpus or index that the user can fix; the message says how."""
@@ -15,3 +19,8 @@ class StoreUnavailableError(UserError):
 
 class IndexCorruptError(UserError):
     """The embedded index cannot be opened (damaged files); `index --rebuild` sets it aside."""
+
+
+def error_body(message: str, kind: str = "invalid_request_error", code: str | None = None) -> dict[str, Any]:
+    """One error shape for every HTTP endpoint and middleware; it is also what OpenAI clients expect."""
+    return {"error": {"message": message, "type": kind, "code": code}}

@@ -14,6 +14,8 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.errors import error_body
+
 Scope = dict[str, Any]
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -78,7 +80,7 @@ class SecurityMiddleware:
 
 
 async def _reject(send: Any, status: int, message: str) -> None:
-    body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": str(status)}}).encode()
+    body = json.dumps(error_body(message, code=str(status))).encode()
     await send(
         {
             "type": "http.response.start",

@@ -38,7 +38,8 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
     from starlette.exceptions import HTTPException
 
-    from bot.api import ServiceError, build_router, error_body
+    from bot.api import ServiceError, build_router
+    from bot.errors import error_body
     from bot.feedback import FeedbackStore
     from bot.gate import Busy
     from bot.ratelimit import RateLimited, RateLimiter
