@@ -10,7 +10,7 @@ person, an address, a named attribute) and whether the chosen sentences contain 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -61,9 +61,11 @@ _CONFIRM = re.compile(
 
 @dataclass(frozen=True)
 class Pick:
-    sentences: list[Sentence]
+    sentences: list[Sentence]  # in text order
     refused: bool
     reason: str = ""
+    best_first: list[Sentence] = field(default_factory=list)  # the same, best first
+    wants_list: bool = False
 
 
 class SentencePicker:
@@ -134,8 +136,9 @@ class SentencePicker:
             if not holders:
                 return Pick(chosen[:1], True, reason)
             chosen = holders[: max(1, limit - 1)]
+        best_first = list(chosen)
         chosen.sort(key=lambda s: (s.passage.chunk.doc_id, s.start))
-        return Pick(chosen, False)
+        return Pick(chosen, False, best_first=best_first, wants_list=wants_list)
 
 
 def missing_fact(question: str, sentences: list[Sentence]) -> str:

@@ -87,7 +87,10 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr = Field(SecretStr("not-needed"), description="Sent to the openai server only.")
     openai_timeout_s: float = Field(120.0, gt=0)
     context_sentences: int = Field(
-        4, ge=1, le=30, description="Best sentences in the LLM prompt (~65 tokens each: the user's wait)."
+        4, ge=1, le=30, description="Most sentences in the LLM prompt (~65 tokens each: the user's wait)."
+    )
+    context_sentences_fact: int = Field(
+        2, ge=1, le=30, description="Most sentences in the LLM prompt when one fact is asked (not a list)."
     )
     history_max_turns: int = Field(6, ge=0, le=50)
     history_max_chars: int = Field(4000, ge=0)

@@ -77,11 +77,26 @@ def test_number_not_in_passage_is_never_shown(settings, retriever) -> None:
     assert ans.mode == "extractive" and "19家" in ans.text  # nothing survived: extractive fallback
 
 
-def test_model_refusal_points_to_nearby_text(settings, retriever) -> None:
-    answerer, _ = make(settings, retriever, ["文中未提及。"])
+def test_unanswerable_is_refused_without_calling_the_model(settings, retriever) -> None:
+    answerer, backend = make(settings, retriever, ["青山区常住人口为50万。[1]"])
     ans = answerer.answer("青山区的常住人口有多少？", mode="local")
-    assert ans.refused and ans.text.startswith("文中未提及")
-    assert len(ans.citations) == 1 and ans.citations[0].quote in ans.text
+    assert ans.refused and ans.text.startswith("文中未提及") and ans.mode == "local"
+    assert len(ans.citations) == 1 and ans.citations[0].quote in ans.text  # points to nearby text
+    assert backend.prompts == [] and "50万" not in ans.text
+
+
+def test_model_refusing_an_answerable_question_is_overruled(settings, retriever) -> None:
+    answerer, _ = make(settings, retriever, ["文中未提及。"])
+    ans = answerer.answer("青山区2021年有多少家高新技术企业？", mode="local")
+    assert not ans.refused and "19家" in ans.text and ans.mode == "extractive"
+    assert any("refused" in n for n in ans.notes)
+
+
+def test_a_single_fact_gets_a_two_sentence_prompt(settings, retriever) -> None:
+    answerer, backend = make(settings, retriever, ["2021年青山区拥有高新技术企业19家。[1]"])
+    answerer.answer("青山区2021年有多少家高新技术企业？", mode="local")
+    user = backend.prompts[0][1]["content"]
+    assert "[1]" in user and "[3]" not in user
 
 
 def test_injection_is_declined_without_calling_the_model(settings, retriever) -> None:
@@ -112,6 +127,8 @@ def test_followup_is_condensed_by_the_llm(settings, retriever) -> None:
     ans = answerer.answer("那它的合作方是谁？", history, mode="local")
     assert ans.rewritten_question.startswith("包头装备园区科创中心的合作方是谁？")
     assert "武汉光谷" in ans.text and len(backend.prompts) == 2
+    # One cached system prompt for both calls: llama.cpp keeps only the last prompt's prefix.
+    assert backend.prompts[0][0] == backend.prompts[1][0]
 
 
 def test_extractive_mode_needs_no_model(settings, retriever) -> None:

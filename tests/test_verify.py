@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.chunking import Chunk
 from bot.retrieval import Passage
 from bot.sentences import Sentence, numbers
-from bot.verify import split_claims, verify
+from bot.verify import Verifier, adds_to, names_match, split_claims, verify
 
 DOC = (
     "推荐北重集团“先进超超临界630℃电站机组用G115大口径厚壁无缝钢管产品研发”申报项目。"
@@ -47,3 +47,43 @@ def test_markers_opening_lines_belong_to_their_line() -> None:
 def test_citation_pointing_nowhere_is_removed_or_recited() -> None:
     v = verify("推荐北重集团申报项目。[7]", _context(), no_similarity)
     assert "[7]" not in v.text and v.recited == 1 and v.text.endswith("[1]")
+
+
+def _stream(draft: str) -> tuple[list[str], Verifier]:
+    v = Verifier(_context(), no_similarity)
+    shown = [v.feed(ch) for ch in draft]
+    shown.append(v.finish())
+    return shown, v
+
+
+def test_open_sentence_is_shown_before_it_ends_and_adds_up() -> None:
+    draft = "推荐北重集团“先进超超临界630℃电站机组用G115大口径厚壁无缝钢管产品研发”申报项目。[1]"
+    shown, v = _stream(draft)
+    end = draft.index("。")
+    assert "".join(shown[:end]), "nothing was shown before the sentence ended"
+    assert "".join(shown) == v.result().text == draft
+
+
+def test_a_failing_tail_ends_the_sentence_at_its_verified_head() -> None:
+    shown, v = _stream("推荐北重集团“先进超超临界630℃电站机组用G115大口径厚壁无缝钢管产品研发”，总投资999万元。")
+    text = v.result().text
+    assert "".join(shown) == text and "999" not in text and text.endswith("……[1]")
+    assert any("999" in d for d in v.dropped)
+
+
+def test_list_numbering_is_layout_not_a_number() -> None:
+    v = verify("以下两项：\n1. 推荐中核北方、弘元新材料两项目入选榜单。[2]", _context(), no_similarity)
+    assert v.text.startswith("推荐中核北方") and v.citations
+    assert split_claims("3. 2021年有19家。") == [("2021年有19家。", [])]
+
+
+def test_words_before_a_name_suffix_are_not_a_name() -> None:
+    source = "2021年,青山区拥有高新技术企业19家、科技型中小企业11家。"
+    assert names_match("截至2021年，青山区的科技型中小企业有11家。", source)
+    assert not names_match("北奔集团牵头成立。", "北重集团牵头成立。")
+
+
+def test_an_english_echo_of_the_question_is_not_an_answer() -> None:
+    q = "Which company leads the Baotou Equipment Industry Technology Innovation Center?"
+    assert not adds_to("The company that leads the Baotou Equipment Industry Technology Innovation Center is.", q)
+    assert adds_to("Beiben Heavy Truck (北奔重汽) leads it.", q)
