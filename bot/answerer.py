@@ -210,7 +210,9 @@ class Answerer:
         cap = self.settings.context_sentences if pick.wants_list else self.settings.context_sentences_fact
         keep = {s.key for s in pick.best_first[:cap]}
         context = [s for s in pick.sentences if s.key in keep]
-        verifier = Verifier(context, self.picker.similarity, q)
+        # A list answer often opens with a header ("……包括以下几项：") that the text does not
+        # support, so its sentences are shown a clause at a time, never a few characters.
+        verifier = Verifier(context, self.picker.similarity, q, step=not pick.wants_list)
         first_ms: float | None = None
         shown, held = "", ""
         for delta in self.backend(mode).stream(answer_messages(q, context, lang), self.settings.max_answer_tokens):

@@ -115,8 +115,11 @@ def supports(claim: str, source: Sentence, similarity: float | None) -> bool:
 class Verifier:
     """Verifies a draft sentence by sentence as it streams in, so only checked text is shown."""
 
-    def __init__(self, context: list[Sentence], similarity: Similarity, question: str = "") -> None:
+    def __init__(
+        self, context: list[Sentence], similarity: Similarity, question: str = "", *, step: bool = True
+    ) -> None:
         self.context = context
+        self.step = step
         self.similarity = similarity
         self.question = question
         self._texts = [s.text for s in context]
@@ -160,7 +163,7 @@ class Verifier:
             return ""
         clause = re.search(r".*[，,、]", text, re.S)
         head = _clean(text)
-        if len(head) < len(self._head) + HEAD_STEP:
+        if not self.step or len(head) < len(self._head) + HEAD_STEP:
             head = _clean(clause.group(0)) if clause else ""
         if len(head) < HEAD_MIN or len(head) <= len(self._head) or not head.startswith(self._head):
             return ""

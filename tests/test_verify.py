@@ -87,3 +87,12 @@ def test_an_english_echo_of_the_question_is_not_an_answer() -> None:
     q = "Which company leads the Baotou Equipment Industry Technology Innovation Center?"
     assert not adds_to("The company that leads the Baotou Equipment Industry Technology Innovation Center is.", q)
     assert adds_to("Beiben Heavy Truck (北奔重汽) leads it.", q)
+
+
+def test_list_answers_are_shown_a_clause_at_a_time() -> None:
+    draft = "推荐北重集团“先进超超临界630℃电站机组用G115大口径厚壁无缝钢管产品研发”，申报项目。"
+    head = draft[: draft.index("，") + 1]
+    eager, lazy = Verifier(_context(), no_similarity), Verifier(_context(), no_similarity, step=False)
+    assert "".join(eager.feed(ch) for ch in head[:-1])  # a few characters at a time
+    assert "".join(lazy.feed(ch) for ch in head[:-1]) == ""  # nothing before a clause mark
+    assert lazy.feed("，") == head
