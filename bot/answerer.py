@@ -19,7 +19,7 @@ from typing import Any
 from bot.answer_types import REFUSAL_ZH, Answer, Citation, Turn
 from bot.conversation import bound_history, language_of, looks_like_followup, rule_rewrite
 from bot.errors import UserError
-from bot.extractive import Pick, SentencePicker, missing_fact_in
+from bot.extractive import Pick, SentencePicker, is_confirmation, missing_fact_in
 from bot.guard import DECLINE_EN, DECLINE_ZH, is_injection
 from bot.keyword import has_chinese
 from bot.llm import ChatBackend, LlamaCppBackend, local_available, openai_backend
@@ -198,6 +198,16 @@ class Answerer:
         # refusal costs no LLM call, and the model sees only the sentences that hold the fact:
         # a prompt of ~60-200 tokens instead of ~290, which is most of the user's wait.
         pick = self.picker.pick(rewritten, passages, avoid)
+        if not pick.refused and is_confirmation(q):
+            # A yes/no check is answered by quoting what the text says, which confirms or
+            # corrects it: the 1.5B model said "是的" to 4 of 11 false premises, and a yes or
+            # no cannot be checked against a sentence.
+            ans = self._extractive(q, rewritten, passages, avoid, lang, pick)
+            ans.notes = ["a yes/no check: answered with the text's own sentences"]
+            ans.timings = _timings(t0, retrieve_ms, time.perf_counter())
+            yield ans.text
+            yield ans
+            return
         if pick.refused:
             ans = self._refusal(q, rewritten, passages, pick.sentences, lang, mode)
             ans.notes = [f"the passages do not hold what was asked ({pick.reason}); no LLM call"]
@@ -226,6 +236,10 @@ class Answerer:
                 yield held
                 shown, held = shown + held, ""
         tail = held + verifier.finish()
+        if verifier.cut:
+            # A sentence ended at its verified head ("……"): the sentences that hold the fact
+            # follow, quoted, so the answer is still there.
+            tail += verifier.add_quotes(pick.sentences, " The text says: " if lang == "en" else "原文：")
         checked = verifier.result()
         notes = [f"dropped unsupported: {d}" for d in checked.dropped if not is_refusal(d)]
         why = ""

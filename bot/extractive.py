@@ -146,8 +146,13 @@ def missing_fact(question: str, sentences: list[Sentence]) -> str:
     return missing_fact_in(question, "".join(s.text for s in sentences))
 
 
+def is_confirmation(question: str) -> bool:
+    """A yes/no check ("……是……吧？", "Is it …?")."""
+    return bool(_CONFIRM.search(question.strip()))
+
+
 def missing_fact_in(question: str, text: str) -> str:
-    if _CONFIRM.search(question.strip()):
+    if is_confirmation(question):
         return ""  # a yes/no check is answered (and corrected) from what the text does say
     for attr in _ATTRIBUTES:
         if attr.lower() in question.lower() and attr.lower() not in text.lower():

@@ -73,6 +73,11 @@ _CN_DIGIT = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 
 _CN_COUNT = re.compile(r"([零一二两三四五六七八九十]{1,3})(?=[个项家名位份所座条种批次大]|项目|年)")
 
 
+# A Chinese amount with a magnitude ("五千万", "三百"): kept as written, so a claim stating one
+# needs the same words in its source (the verifier let "大约五千万元" through without this).
+_CN_AMOUNT = re.compile(r"[一二两三四五六七八九十]+[百千万亿][零一二两三四五六七八九十百千万亿]*")
+
+
 def _cn_value(s: str) -> int | None:
     if "十" not in s:
         return _CN_DIGIT.get(s) if len(s) == 1 else None
@@ -90,6 +95,7 @@ def numbers(text: str) -> set[str]:
         value = _cn_value(m.group(1))
         if value is not None:
             found.add(str(value))
+    found.update(_CN_AMOUNT.findall(text))
     return found
 
 

@@ -133,6 +133,7 @@ class Verifier:
         # The open sentence's verified head, already returned, and the sentences supporting it.
         self._head = ""
         self._head_sources: list[Sentence] = []
+        self.cut = 0  # sentences ended at their verified head
 
     def feed(self, delta: str) -> str:
         """Add streamed text; return newly verified text: whole sentences, and the clauses of a
@@ -189,6 +190,7 @@ class Verifier:
                     out.append(claim[len(head) :] + self._marks(sources))
                 else:
                     self.dropped.append(claim[len(head) :] if whole else claim)
+                    self.cut += 1
                     out.append("……" + self._marks(self._head_sources))
                 continue
             sources = self._sources(claim, nums)
@@ -217,6 +219,14 @@ class Verifier:
             self.recited += recite
             return [ctx[best]]
         return []
+
+    def add_quotes(self, sentences: list[Sentence], lead: str) -> str:
+        """Quote `sentences` after the answer, verbatim (so checked), cited ones included."""
+        if not sentences:
+            return ""
+        text = lead + "".join(f"{s.text}[{self._number(s)}]" for s in sentences)
+        self.parts.append(text)
+        return text
 
     def _number(self, s: Sentence) -> int:
         if s.key not in self._index:

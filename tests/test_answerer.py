@@ -161,3 +161,20 @@ def test_year_in_the_question_may_sit_in_the_quote(settings, retriever) -> None:
     answerer, _ = make(settings, retriever, ["青山区拥有高新技术企业19家。[1]"])
     ans = answerer.answer("青山区2021年有多少家高新技术企业？", mode="local")
     assert not ans.refused and "19家" in ans.text and "2021" in ans.citations[0].quote
+
+
+def test_a_sentence_cut_at_its_head_is_followed_by_the_quote(settings, retriever) -> None:
+    # The fake streams at spaces: the head is shown (supported), the tail's sum is not in the text.
+    reply = "2021年以来，该区已为39个项目争取科技资金 总额大约五千万元。"
+    answerer, _ = make(settings, retriever, [reply])
+    items = list(answerer.stream("2021年以来青山区争取到的科技资金总额是多少？", mode="local"))
+    final = items[-1]
+    assert isinstance(final, Answer) and "".join(x for x in items[:-1] if isinstance(x, str)) == final.text
+    assert "五千万" not in final.text and "3546.7万元" in final.text
+    assert "……[1]原文：" in final.text and final.mode == "local"
+
+
+def test_yes_no_checks_are_answered_from_the_text(settings, retriever) -> None:
+    answerer, backend = make(settings, retriever, ["是的。"])
+    ans = answerer.answer("包头装备工业技术创新中心是一机集团牵头成立的，没错吧？", mode="local")
+    assert not ans.refused and "北奔重汽" in ans.text and backend.prompts == []

@@ -35,6 +35,7 @@ def test_wrong_company_name_is_not_supported() -> None:
 
 def test_chinese_numerals_count_as_numbers() -> None:
     assert numbers("两项目入选") == {"2"} and numbers("十四位专家") == {"14"}
+    assert "五千万" in numbers("大约五千万元")  # an amount in words is a number too
     v = verify("2个项目入选了榜单。[2]", _context(), no_similarity)
     assert v.text == "2个项目入选了榜单。[1]"  # renumbered: the only citation is [1]
 
