@@ -10,7 +10,7 @@ person, an address, a named attribute) and whether the chosen sentences contain 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -59,13 +59,21 @@ _CONFIRM = re.compile(
 )
 
 
+def text_order(sentences: list[Sentence]) -> list[Sentence]:
+    return sorted(sentences, key=lambda s: (s.passage.chunk.doc_id, s.start))
+
+
 @dataclass(frozen=True)
 class Pick:
-    sentences: list[Sentence]  # in text order
+    best_first: list[Sentence]
     refused: bool
     reason: str = ""
-    best_first: list[Sentence] = field(default_factory=list)  # the same, best first
     wants_list: bool = False
+
+    @property
+    def sentences(self) -> list[Sentence]:
+        """The picked sentences as the text has them (how they are quoted)."""
+        return text_order(self.best_first)
 
 
 class SentencePicker:
@@ -136,9 +144,7 @@ class SentencePicker:
             if not holders:
                 return Pick(chosen[:1], True, reason)
             chosen = holders[: max(1, limit - 1)]
-        best_first = list(chosen)
-        chosen.sort(key=lambda s: (s.passage.chunk.doc_id, s.start))
-        return Pick(chosen, False, best_first=best_first, wants_list=wants_list)
+        return Pick(chosen, False, wants_list=wants_list)
 
 
 def missing_fact(question: str, sentences: list[Sentence]) -> str:
