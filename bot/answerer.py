@@ -22,10 +22,10 @@ from bot.errors import UserError
 from bot.extractive import Pick, SentencePicker, is_confirmation, missing_fact_in, text_order
 from bot.guard import DECLINE_EN, DECLINE_ZH, is_injection
 from bot.keyword import has_chinese
-from bot.llm import ChatBackend, LlamaCppBackend, local_available, openai_backend
-from bot.prompting import answer_messages, condense_messages
+from bot.llm import ChatBackend, LlamaCppBackend, Message, local_available, openai_backend
+from bot.prompting import answer_messages, condense_messages, translate_messages
 from bot.retrieval import Passage, Retriever
-from bot.sentences import Sentence
+from bot.sentences import Sentence, overlap
 from bot.settings import Settings
 from bot.verify import Verifier, is_refusal
 
@@ -35,6 +35,8 @@ MODES = ("auto", "local", "openai", "extractive")
 # Bidi overrides, zero-width and control characters: stripped from questions, then answered.
 _INVISIBLE = re.compile("[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
+# Share of a rewrite's words taken from the previous answer past which it restates that answer.
+RESTATES = 0.5
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -143,16 +145,32 @@ class Answerer:
         yield from self._generate(q, rewritten, passages, avoid, lang, resolved, t0, retrieve_ms)
 
     def _rewrite(self, q: str, turns: list[Turn], mode: str) -> str:
-        needs_llm = mode != "extractive" and ((turns and looks_like_followup(q)) or not has_chinese(q))
-        if not needs_llm:
+        """The question to search with: a follow-up made standalone, an English one translated.
+        The user's own words are kept beside a rewrite: it helps retrieval, it must not replace it."""
+        if mode == "extractive":
             return rule_rewrite(q, turns)
-        draft = "".join(self.backend(mode).stream(condense_messages(q, turns), max_tokens=80))
-        rewritten = draft.strip().splitlines()[0].strip() if draft.strip() else ""
-        rewritten = re.sub(r"^(改写后的问题|问题)[:：]\s*", "", rewritten)
-        if not rewritten or len(rewritten) > 200:
+        query = self._condense(q, turns, mode) if turns and looks_like_followup(q) else q
+        if language_of(query) == "en":
+            zh = self._short(mode, translate_messages(query))
+            if has_chinese(zh):
+                return f"{zh} {query}"
+        return query
+
+    def _condense(self, q: str, turns: list[Turn], mode: str) -> str:
+        rewritten = self._short(mode, condense_messages(q, turns))
+        said = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
+        # An unchanged question, or one that restates the previous answer (whose words then
+        # choose what was already said), is no rewrite: measured on the 15 follow-ups, the rule
+        # answered 13 and the model's rewrite 11.
+        if not rewritten or rewritten == q or (said and overlap(rewritten, said) >= RESTATES):
             return rule_rewrite(q, turns)
-        # Keep the user's own words too: the rewrite helps retrieval, it must not replace it.
-        return rewritten if rewritten == q else f"{rewritten} {q}"
+        return f"{rewritten} {q}"
+
+    def _short(self, mode: str, messages: list[Message]) -> str:
+        """A one-line model reply (a rewrite or a translation); "" when unusable."""
+        draft = "".join(self.backend(mode).stream(messages, max_tokens=80)).strip()
+        line = re.sub(r"^(改写后的问题|问题|中文|译文)[:：]\s*", "", draft.splitlines()[0].strip()) if draft else ""
+        return line if len(line) <= 200 else ""
 
     def _extractive(
         self, q: str, rewritten: str, passages: list[Passage], avoid: str, lang: str, pick: Pick | None = None
@@ -239,6 +257,13 @@ class Answerer:
             # A sentence ended at its verified head ("……"): the sentences that hold the fact
             # follow, quoted, so the answer is still there.
             tail += verifier.add_quotes(pick.sentences, " The text says: " if lang == "en" else "原文：")
+        elif pick.wants_list and verifier.citations:
+            # A 1.5B model names the items of one sentence and drops the others' (measured: 7
+            # of 13 list answers lost an item the picked sentences held), so what it left out
+            # follows verbatim: the answer is never narrower than the extractive one.
+            tail += verifier.add_quotes(
+                verifier.uncited(context), " The text also says: " if lang == "en" else "原文还提到："
+            )
         checked = verifier.result()
         notes = [f"dropped unsupported: {d}" for d in checked.dropped if not is_refusal(d)]
         why = ""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 from bot.answer_types import Turn
-from bot.keyword import has_chinese
 
 _FOLLOWUP_HINTS = re.compile(
     r"^(那|那么|还有|另外|然后|并且|而且|此外)|还有别的|还有其他|它|他们|她们|它们|该|其|这个|那个|这些|那些|这家|那家|"
@@ -34,13 +33,43 @@ def looks_like_followup(question: str) -> bool:
     return len(q) <= 12 or (len(q) <= 40 and bool(_FOLLOWUP_HINTS.search(q)))
 
 
+_ORDINAL = re.compile(r"第([一二三四五六七八九十]|\d{1,2})(个|项|家|条|位)")
+_CN_ORDINAL = {c: i for i, c in enumerate("一二三四五六七八九十", 1)}
+_ITEM_SPLIT = re.compile(r"[、，,；;]|以及|和|及")
+_MARKS = re.compile(r"\[\d{1,2}\]")
+
+
+def resolve_ordinal(question: str, answer: str) -> str:
+    """A "第一个" after a list answer becomes the first item of that list."""
+    m = _ORDINAL.search(question)
+    if not m:
+        return question
+    n = int(m.group(1)) if m.group(1).isdigit() else _CN_ORDINAL[m.group(1)]
+    body = _MARKS.sub("", answer)
+    # The list is what follows the answer's last colon ("四个创新平台：A、B、C和D。").
+    tail = re.split(r"[:：]", body)[-1].split("。")[0]
+    items = [i.strip() for i in _ITEM_SPLIT.split(tail) if i.strip()]
+    if len(items) < 2 or n > len(items):
+        return question
+    return question[: m.start()] + items[n - 1] + question[m.end() :]
+
+
 def rule_rewrite(question: str, history: list[Turn]) -> str:
-    """Extractive mode's rewrite: a follow-up is searched with the previous user question."""
+    """Extractive mode's rewrite: a follow-up is searched with the previous user question, and
+    "第一个" becomes the item of the previous answer it points at.
+
+    The previous answer itself is not added: measured on the 15 follow-ups, its words
+    outweighed the new question's and picked what was already said (3 lost, 2 gained)."""
     users = [t.content for t in history if t.role == "user"]
     if not users or not looks_like_followup(question):
         return question
-    return f"{users[-1].strip()} {question.strip()}"
+    said = next((t.content for t in reversed(history) if t.role == "assistant"), "")
+    return f"{users[-1].strip()} {resolve_ordinal(question.strip(), said)}"
 
 
 def language_of(text: str) -> str:
-    return "zh" if has_chinese(text) else "en"
+    """English when Latin letters dominate: "Which institute is 北重集团 partnering with?" is
+    an English question that quotes a Chinese name."""
+    cjk = len(re.findall(r"[\u3400-\u9fff]", text))
+    latin = len(re.findall(r"[A-Za-z]", text))
+    return "en" if latin > 3 * cjk else "zh"

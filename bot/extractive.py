@@ -17,6 +17,7 @@ import numpy as np
 from bot.keyword import has_chinese, tokenize
 from bot.retrieval import Passage, Retriever
 from bot.sentences import Sentence, overlap, passage_sentences
+from bot.structure import DocumentMap
 
 _LIST_Q = re.compile(r"哪些|哪几|分别|都有|有什么|有哪|列举|几个|几项|几家|几份|协议|还有|which|what are|list", re.I)
 
@@ -81,6 +82,8 @@ class SentencePicker:
         self.retriever = retriever
         self.max_sentences = max_sentences
         self._vectors: dict[str, np.ndarray] = {}
+        self._map: DocumentMap | None = None
+        self._map_of: object = None
 
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         if is_query:
@@ -144,7 +147,23 @@ class SentencePicker:
             if not holders:
                 return Pick(chosen[:1], True, reason)
             chosen = holders[: max(1, limit - 1)]
+        if wants_list:
+            chosen = self._with_items(question, chosen)
         return Pick(chosen, False, wants_list=wants_list)
+
+    def _with_items(self, question: str, chosen: list[Sentence]) -> list[Sentence]:
+        """A list question whose best sentences introduce the items (a count, a topic lead)
+        gets those items, which similarity alone ranks too low to choose."""
+        if self._map_of is not self.retriever.chunks:  # a reloaded index is a new map
+            self._map, self._map_of = DocumentMap(self.retriever.chunks), self.retriever.chunks
+        assert self._map is not None
+        for s in chosen[:2]:
+            items = self._map.list_items(s, question)
+            if items:
+                starts = {i.start for i in items}
+                # Of the other chosen sentences only the runner-up stays: the items are the list.
+                return [s, *items, *(c for c in chosen[:2] if c is not s and c.start not in starts)]
+        return chosen
 
 
 def missing_fact(question: str, sentences: list[Sentence]) -> str:

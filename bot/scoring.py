@@ -54,7 +54,8 @@ def _supported(claim: str, quotes: list[str], passages: list[str]) -> bool:
     if not numbers(claim) <= set().union(*(numbers(p) for p in passages + quotes)):
         return False
     if re.search(r"[\u4e00-\u9fff]", claim):
-        return max(overlap(claim, q) for q in quotes) >= SUPPORT_OVERLAP
+        # Several quotes may hold one claim together (a list naming an item from each).
+        return overlap(claim, "".join(quotes)) >= SUPPORT_OVERLAP
     # An English sentence about Chinese text: its numbers and any Chinese names it quotes.
     return True
 

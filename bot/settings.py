@@ -87,7 +87,10 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr = Field(SecretStr("not-needed"), description="Sent to the openai server only.")
     openai_timeout_s: float = Field(120.0, gt=0)
     context_sentences: int = Field(
-        4, ge=1, le=30, description="Most sentences in the LLM prompt (~65 tokens each: the user's wait)."
+        8,
+        ge=1,
+        le=30,
+        description="Most sentences in a list's LLM prompt (~65 tokens each, a title ~10: the user's wait).",
     )
     context_sentences_fact: int = Field(
         2, ge=1, le=30, description="Most sentences in the LLM prompt when one fact is asked (not a list)."

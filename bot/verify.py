@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.answer_types import Citation
-from bot.keyword import has_chinese
+from bot.keyword import has_chinese, tokenize
 from bot.sentences import Sentence, numbers, overlap, strip_markers
 
 _SPLIT = re.compile(r"(?<=[。！？!?；;])\s*|\n+|(?<=\.)\s+(?=[A-Z\[])")
@@ -28,6 +28,9 @@ MIN_OVERLAP = 0.5
 HEAD_MIN = 8  # characters of an open sentence before any of it is shown
 HEAD_STEP = 6  # and then at least this many more (or a clause mark) per release
 MIN_SIMILARITY = 0.80
+# A claim supported only by several sentences together must be held by them more fully.
+MIN_UNION = 0.7
+MAX_UNION = 6
 
 Similarity = Callable[[str, list[str]], list[float]]
 
@@ -110,6 +113,31 @@ def supports(claim: str, source: Sentence, similarity: float | None) -> bool:
     if has_chinese(claim):
         return overlap(claim, source.text) >= MIN_OVERLAP
     return similarity is not None and similarity >= MIN_SIMILARITY
+
+
+def supported_by_several(claim: str, context: list[Sentence]) -> list[Sentence]:
+    """The sentences that together support a claim no single one does: a list answer names one
+    item from each ("四个平台分别是A、B、C和D"). Each must add words of the claim, and together
+    they must hold more of it than one sentence must (MIN_UNION), its numbers and its names."""
+    words = {t for t in tokenize(strip_markers(claim)) if len(t) > 1}
+    if not words:
+        return []
+    chosen: list[Sentence] = []
+    covered: set[str] = set()
+    while len(chosen) < MAX_UNION:
+        gains = [(len((words & set(tokenize(s.text))) - covered), i) for i, s in enumerate(context) if s not in chosen]
+        gain, i = max(gains, default=(0, -1))
+        if gain < 2:
+            break
+        chosen.append(context[i])
+        covered |= words & set(tokenize(context[i].text))
+    if len(chosen) < 2 or len(covered) / len(words) < MIN_UNION:
+        return []
+    text = "".join(s.text for s in chosen)
+    chunks = "".join(s.passage.chunk.text for s in chosen)
+    if not numbers(claim) <= numbers(text) | numbers(chunks) or not names_match(claim, chunks):
+        return []
+    return sorted(chosen, key=lambda s: s.start)
 
 
 class Verifier:
@@ -218,7 +246,7 @@ class Verifier:
         if supports(claim, ctx[best], sims[best]):
             self.recited += recite
             return [ctx[best]]
-        return []
+        return supported_by_several(claim, ctx) if has_chinese(claim) else []
 
     def add_quotes(self, sentences: list[Sentence], lead: str) -> str:
         """Quote `sentences` after the answer, verbatim (so checked), cited ones included."""
@@ -227,6 +255,9 @@ class Verifier:
         text = lead + "".join(f"{s.text}[{self._number(s)}]" for s in sentences)
         self.parts.append(text)
         return text
+
+    def uncited(self, sentences: list[Sentence]) -> list[Sentence]:
+        return [s for s in sentences if s.key not in self._index]
 
     def _number(self, s: Sentence) -> int:
         if s.key not in self._index:

@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage
 
 from bot.answer_types import Answer, Turn
 from bot.answerer import Answerer
+from bot.conversation import language_of, resolve_ordinal
 from bot.errors import UserError
 from bot.indexer import build_index
 from bot.llm import LangChainBackend
@@ -178,3 +179,54 @@ def test_yes_no_checks_are_answered_from_the_text(settings, retriever) -> None:
     answerer, backend = make(settings, retriever, ["是的。"])
     ans = answerer.answer("包头装备工业技术创新中心是一机集团牵头成立的，没错吧？", mode="local")
     assert not ans.refused and "北奔重汽" in ans.text and backend.prompts == []
+
+
+def test_a_list_answer_keeps_the_items_the_model_left_out(settings, retriever) -> None:
+    # The model names two of the four platforms; the other two follow, quoted from the text.
+    reply = "重点建设的创新平台有高新技术协同创新服务中心和包头装备园区科创中心。[1]"
+    answerer, backend = make(settings, retriever, [reply])
+    ans = answerer.answer("青山区正在重点建设的四个创新平台分别是什么？", mode="local")
+    prompt = backend.prompts[0][1]["content"]
+    for name in (
+        "高新技术协同创新服务中心",
+        "包头装备园区科创中心",
+        "包头装备工业技术创新中心",
+        "质量检验检测技术创新中心",
+    ):
+        assert name in prompt and name in ans.text  # the structure's items reach the model and the user
+    assert ans.mode == "local" and "原文还提到：" in ans.text
+    doc = (settings.corpus_dir / "qingshan-article.md").read_text(encoding="utf-8")
+    assert all(c.quote in doc and f"[{c.n}]" in ans.text for c in ans.citations)
+
+
+def test_a_followup_rewrite_that_changes_nothing_falls_back_to_the_rule(settings, retriever) -> None:
+    replies = ["它主要研究哪些方向？", "它着重在先进金属材料等领域进行应用技术开发。[1]"]
+    answerer, _ = make(settings, retriever, replies)
+    history = [
+        Turn("user", "包头材料科学与工程技术研究所是依托哪家建的？"),
+        Turn("assistant", "依托中国兵器五二研究所。"),
+    ]
+    ans = answerer.answer("它主要研究哪些方向？", history, mode="local")
+    assert ans.rewritten_question == "包头材料科学与工程技术研究所是依托哪家建的？ 它主要研究哪些方向？"
+    assert "先进金属材料" in ans.text
+
+
+def test_english_questions_are_translated_to_search_the_chinese_text(settings, retriever) -> None:
+    answerer, backend = make(
+        settings,
+        retriever,
+        ["北重集团与哪个研究院合作创建国家重点实验室？", "It works with 航发北京航空材料研究院.[1]"],
+    )
+    ans = answerer.answer("Which institute is 北重集团 partnering with for a state key laboratory?", mode="local")
+    assert ans.rewritten_question.startswith("北重集团与哪个研究院合作创建国家重点实验室？ Which institute")
+    assert "英文问题翻译成中文" in backend.prompts[0][1]["content"]
+    assert "Answer in English" in backend.prompts[1][1]["content"]  # a Chinese name does not make it Chinese
+
+
+def test_ordinals_and_languages() -> None:
+    listed = "四个创新平台：高新技术协同创新服务中心[1]、包头装备园区科创中心[2]和包头装备工业技术创新中心[3]。"
+    assert resolve_ordinal("第二个是跟谁合作建的？", listed) == "包头装备园区科创中心是跟谁合作建的？"
+    assert resolve_ordinal("第五个呢？", listed) == "第五个呢？"  # no fifth item: unchanged
+    assert resolve_ordinal("第一个呢？", "没有列表。") == "第一个呢？"
+    assert language_of("Which institute is 北重集团 partnering with?") == "en"
+    assert language_of("RAG是什么意思？") == "zh" and language_of("北重集团") == "zh"

@@ -13,7 +13,7 @@ LAYERS = [
     {"corpus", "chunking", "embedding_build", "models"},
     {"embeddings", "keyword", "store"},
     {"indexer", "retrieval"},
-    {"answer_types", "sentences", "guard", "conversation", "llm", "prompting", "verify", "extractive"},
+    {"answer_types", "sentences", "structure", "guard", "conversation", "llm", "prompting", "verify", "extractive"},
     {"answerer", "gate"},
     {"retrieval_eval", "scoring", "cmrc", "bench_retrieval", "evaluation", "charts", "judge", "bench_peer"},
     {"service", "feedback", "ratelimit"},  # what the server's adapters share

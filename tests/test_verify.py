@@ -97,3 +97,15 @@ def test_list_answers_are_shown_a_clause_at_a_time() -> None:
     assert "".join(eager.feed(ch) for ch in head[:-1])  # a few characters at a time
     assert "".join(lazy.feed(ch) for ch in head[:-1]) == ""  # nothing before a clause mark
     assert lazy.feed("，") == head
+
+
+def test_a_list_claim_is_supported_by_several_sentences_together() -> None:
+    ctx = _context()
+    listed = "推荐了北重集团的钢管产品研发，以及中核北方、弘元新材料两项目。"  # under half of each
+    v = verify(listed + "[1]", ctx, no_similarity)
+    assert v.text == listed + "[1][2]" and [c.quote for c in v.citations] == [s.text for s in ctx]
+    # Together they still must state its numbers and its names.
+    assert verify(listed.replace("两项目", "三项目") + "[1]", ctx, no_similarity).text == ""
+    assert verify(listed.replace("中核北方", "中核南方公司") + "[1]", ctx, no_similarity).text == ""
+    # Words from neither sentence are not supported by both.
+    assert verify("推荐北重集团和中核北方建设航天城、海港、机场和高速铁路网络。[1]", ctx, no_similarity).text == ""
