@@ -149,9 +149,12 @@ class Answerer:
         The user's own words are kept beside a rewrite: it helps retrieval, it must not replace it."""
         if mode == "extractive":
             return rule_rewrite(q, turns)
-        query = self._condense(q, turns, mode) if turns and looks_like_followup(q) else q
-        if language_of(query) == "en":
-            zh = self._short(mode, translate_messages(query))
+        standalone = self._condense(q, turns, mode) if turns and looks_like_followup(q) else q
+        query = standalone if q in standalone else f"{standalone} {q}"
+        if language_of(standalone) == "en":
+            # The standalone question alone: given the user's words too, the model translated
+            # "What has it achieved?" and lost the name the rewrite had put in.
+            zh = self._short(mode, translate_messages(standalone))
             if has_chinese(zh):
                 return f"{zh} {query}"
         return query
@@ -164,7 +167,7 @@ class Answerer:
         # answered 13 and the model's rewrite 11.
         if not rewritten or rewritten == q or (said and overlap(rewritten, said) >= RESTATES):
             return rule_rewrite(q, turns)
-        return f"{rewritten} {q}"
+        return rewritten
 
     def _short(self, mode: str, messages: list[Message]) -> str:
         """A one-line model reply (a rewrite or a translation); "" when unusable."""
@@ -175,7 +178,7 @@ class Answerer:
     def _extractive(
         self, q: str, rewritten: str, passages: list[Passage], avoid: str, lang: str, pick: Pick | None = None
     ) -> Answer:
-        pick = pick or self.picker.pick(rewritten, passages, avoid)
+        pick = pick or self.picker.pick(rewritten, passages, avoid, q)
         if pick.refused:
             return self._refusal(q, rewritten, passages, pick.sentences, lang, "extractive")
         citations = [_citation(i, s) for i, s in enumerate(pick.sentences, 1)]
@@ -215,7 +218,7 @@ class Answerer:
         # unanswerable one, while the sentence check refused exactly the unanswerable ones. So a
         # refusal costs no LLM call, and the model sees only the sentences that hold the fact:
         # a prompt of ~60-200 tokens instead of ~290, which is most of the user's wait.
-        pick = self.picker.pick(rewritten, passages, avoid)
+        pick = self.picker.pick(rewritten, passages, avoid, q)
         if pick.refused:
             ans = self._refusal(q, rewritten, passages, pick.sentences, lang, mode)
             yield from _whole(

@@ -54,6 +54,8 @@ _ATTRIBUTES = (
     "人口 常住 GDP 生产总值 营收 营业收入 利润 产值 员工 职工 区长 书记 市长 地址 电话 网址 售价 价格 面积 "
     "成立时间 注册资本 量产 上市时间 获批 批复 股价 工资 薪资 天气 温度"
 ).split()
+# Attributes a text states without naming them ("630℃" is a temperature).
+_SAID_AS = {"温度": r"温度|℃|摄氏度"}
 _CONFIRM = re.compile(
     r"(吧|吗|对吧|对吗|是吗|没错吧|对不对|是不是|是真的吗|真的吗)[？?！!。]*$|^(is|are|was|did|does|do)\b",
     re.I,
@@ -130,12 +132,14 @@ class SentencePicker:
         order = np.argsort(-score, kind="stable")
         return [(sents[i], float(score[i])) for i in order]
 
-    def pick(self, question: str, passages: list[Passage], avoid: str = "") -> Pick:
+    def pick(self, question: str, passages: list[Passage], avoid: str = "", asked: str = "") -> Pick:
+        """`question` is what to search with (a follow-up carries the previous question);
+        `asked` is what the user asked now, which alone says whether a list is wanted."""
         ranked = self.rank(question, passages, avoid)
         if not ranked:
             return Pick([], True, "no passages")
         best = ranked[0][1]
-        wants_list = bool(_LIST_Q.search(question))
+        wants_list = bool(_LIST_Q.search(asked or question))
         limit = self.max_sentences + (1 if wants_list else 0)
         floor = best * (0.55 if wants_list else 0.8)
         chosen = [s for s, sc in ranked[:limit] if sc >= floor]
@@ -180,7 +184,8 @@ def missing_fact_in(question: str, text: str) -> str:
     if is_confirmation(question):
         return ""  # a yes/no check is answered (and corrected) from what the text does say
     for attr in _ATTRIBUTES:
-        if attr.lower() in question.lower() and attr.lower() not in text.lower():
+        said = _SAID_AS.get(attr, re.escape(attr.lower()))
+        if attr.lower() in question.lower() and not re.search(said, text.lower()):
             return f"asks for {attr}"
     for asked, needed in _KINDS:
         if asked.search(question) and not needed.search(text):

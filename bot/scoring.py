@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.retrieval_eval import normalise
 from bot.sentences import numbers, overlap
+from bot.verify import TOTAL, totals
 
 _MARK = re.compile(r"\[(\d{1,2})\]")
 # A claim runs up to the citation markers that close it (a quote may hold several sentences).
@@ -48,10 +49,13 @@ def _claims(answer: str) -> list[tuple[str, list[int]]]:
     return out
 
 
-def _supported(claim: str, quotes: list[str], passages: list[str]) -> bool:
+def _supported(claim: str, quotes: list[str], passages: list[str], total: bool = False) -> bool:
     if not quotes:
         return False
-    if not numbers(claim) <= set().union(*(numbers(p) for p in passages + quotes)):
+    stated = set().union(*(numbers(p) for p in passages + quotes))
+    if total:  # a total asked for may add up the quotes' numbers, as the verifier allows
+        stated |= set().union(*(totals(q) for q in quotes))
+    if not numbers(claim) <= stated:
         return False
     if re.search(r"[\u4e00-\u9fff]", claim):
         # Several quotes may hold one claim together (a list naming an item from each).
@@ -83,7 +87,7 @@ def score(item: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
         for claim, marks in _claims(answer):
             quotes = [cites[n]["quote"] for n in marks if n in cites]
             passages = [cites[n]["text"] for n in marks if n in cites]
-            ok = _supported(claim, quotes, passages)
+            ok = _supported(claim, quotes, passages, bool(TOTAL.search(item.get("question", ""))))
             faithful.append(ok)
             if ok:
                 used.update(n for n in marks if n in cites)

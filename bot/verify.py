@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import combinations
 
 from bot.answer_types import Citation
 from bot.keyword import has_chinese, tokenize
@@ -28,9 +29,13 @@ MIN_OVERLAP = 0.5
 HEAD_MIN = 8  # characters of an open sentence before any of it is shown
 HEAD_STEP = 6  # and then at least this many more (or a clause mark) per release
 MIN_SIMILARITY = 0.80
+# A question asking for a total: the answer may add up numbers its source states.
+TOTAL = re.compile(r"一共|总共|合计|共计|总计|加起来|加在一起|in total|altogether|combined", re.I)
 # A claim supported only by several sentences together must be held by them more fully.
 MIN_UNION = 0.7
 MAX_UNION = 6
+# Only a claim that lists things ("A、B和C") may draw on several sentences.
+_ENUMERATES = re.compile(r"[、；;]|和|及|与")
 
 Similarity = Callable[[str, list[str]], list[float]]
 
@@ -105,8 +110,19 @@ def adds_to(claim: str, question: str) -> bool:
     return any(w.lower() not in asked and w.lower() not in _EN_STOP for w in _EN_WORD.findall(claim))
 
 
-def supports(claim: str, source: Sentence, similarity: float | None) -> bool:
-    if not numbers(claim) <= numbers(source.text) | numbers(source.passage.chunk.text):
+def totals(text: str) -> set[str]:
+    """Sums of two or three whole numbers a sentence states ("19家、11家" -> "30"): the only
+    numbers an answer may state that its source does not, and only when a total is asked."""
+    values = sorted({int(n) for n in numbers(text) if n.isdigit()})
+    sums = {a + b for a, b in combinations(values, 2)} | {sum(c) for c in combinations(values, 3)}
+    return {str(v) for v in sums}
+
+
+def supports(claim: str, source: Sentence, similarity: float | None, *, total: bool = False) -> bool:
+    stated = numbers(source.text) | numbers(source.passage.chunk.text)
+    if total:
+        stated |= totals(source.text)
+    if not numbers(claim) <= stated:
         return False
     if has_chinese(claim) and not names_match(claim, source.passage.chunk.text):
         return False
@@ -120,12 +136,18 @@ def supported_by_several(claim: str, context: list[Sentence]) -> list[Sentence]:
     item from each ("四个平台分别是A、B、C和D"). Each must add words of the claim, and together
     they must hold more of it than one sentence must (MIN_UNION), its numbers and its names."""
     words = {t for t in tokenize(strip_markers(claim)) if len(t) > 1}
-    if not words:
+    if not words or not _ENUMERATES.search(claim):
         return []
     chosen: list[Sentence] = []
     covered: set[str] = set()
     while len(chosen) < MAX_UNION:
-        gains = [(len((words & set(tokenize(s.text))) - covered), i) for i, s in enumerate(context) if s not in chosen]
+        gains = [
+            (len((words & set(tokenize(s.text))) - covered), i)
+            for i, s in enumerate(context)
+            # One document's sentences only: a CMRC answer joined a protein's name from one
+            # article to a herb's effects from another ("AGG01……具有抗发炎、利尿和抗菌的功效").
+            if s not in chosen and (not chosen or s.passage.chunk.doc_id == chosen[0].passage.chunk.doc_id)
+        ]
         gain, i = max(gains, default=(0, -1))
         if gain < 2:
             break
@@ -239,11 +261,12 @@ class Verifier:
             return []
         sims = self.similarity(claim, self._texts) if not has_chinese(claim) else [0.0] * len(ctx)
         cited = [n - 1 for n in dict.fromkeys(nums) if 1 <= n <= len(ctx)]
-        good = [ctx[i] for i in cited if supports(claim, ctx[i], sims[i])]
+        total = bool(TOTAL.search(self.question))
+        good = [ctx[i] for i in cited if supports(claim, ctx[i], sims[i], total=total)]
         if good or not ctx:
             return good
         best = max(range(len(ctx)), key=lambda i: overlap(claim, self._texts[i]) + sims[i])
-        if supports(claim, ctx[best], sims[best]):
+        if supports(claim, ctx[best], sims[best], total=total):
             self.recited += recite
             return [ctx[best]]
         return supported_by_several(claim, ctx) if has_chinese(claim) else []

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage
 
 from bot.answer_types import Answer, Turn
 from bot.answerer import Answerer
-from bot.conversation import language_of, resolve_ordinal
+from bot.conversation import language_of, resolve_demonstrative, resolve_ordinal
 from bot.errors import UserError
 from bot.indexer import build_index
 from bot.llm import LangChainBackend
@@ -228,5 +228,9 @@ def test_ordinals_and_languages() -> None:
     assert resolve_ordinal("第二个是跟谁合作建的？", listed) == "包头装备园区科创中心是跟谁合作建的？"
     assert resolve_ordinal("第五个呢？", listed) == "第五个呢？"  # no fifth item: unchanged
     assert resolve_ordinal("第一个呢？", "没有列表。") == "第一个呢？"
+    said = "双方共同完成了18吨抑尘车的产品开发。[1]"
+    assert resolve_demonstrative("这个车现在进展到哪一步了？", said) == "18吨抑尘车现在进展到哪一步了？"
+    assert resolve_demonstrative("这个是什么？", said) == "这个是什么？"  # no noun to resolve
+    assert resolve_demonstrative("这个项目呢？", said) == "这个项目呢？"  # the answer names no 项目
     assert language_of("Which institute is 北重集团 partnering with?") == "en"
     assert language_of("RAG是什么意思？") == "zh" and language_of("北重集团") == "zh"

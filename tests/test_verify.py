@@ -109,3 +109,22 @@ def test_a_list_claim_is_supported_by_several_sentences_together() -> None:
     assert verify(listed.replace("中核北方", "中核南方公司") + "[1]", ctx, no_similarity).text == ""
     # Words from neither sentence are not supported by both.
     assert verify("推荐北重集团和中核北方建设航天城、海港、机场和高速铁路网络。[1]", ctx, no_similarity).text == ""
+
+
+def test_a_total_may_add_up_the_numbers_of_its_source() -> None:
+    doc = "2021年,青山区拥有高新技术企业19家、科技型中小企业11家。"
+    p = Passage(Chunk("c", "d", "t", doc, 0, len(doc), 0), 1.0, 1)
+    ctx = [Sentence(doc, 0, len(doc), p)]
+    claim = "2021年青山区的高新技术企业和科技型中小企业一共30家。[1]"
+    assert verify(claim, ctx, no_similarity, "两类企业加起来一共多少家？").text == claim
+    assert verify(claim, ctx, no_similarity, "两类企业各有多少家？").text == ""  # no total asked
+    assert verify(claim.replace("30", "31"), ctx, no_similarity, "加起来一共多少家？").text == ""
+
+
+def test_sentences_of_different_documents_do_not_support_one_claim_together() -> None:
+    a = "AGG01是一种蛋白质，在实验中证实比青霉素有效。"
+    b = "又称士兵草，有抗发炎、利尿和抗菌的功效。"
+    pa = Passage(Chunk("ca", "kangaroo", "t", a, 0, len(a), 0), 1.0, 1)
+    pb = Passage(Chunk("cb", "herb", "t", b, 0, len(b), 0), 1.0, 2)
+    ctx = [Sentence(a, 0, len(a), pa), Sentence(b, 0, len(b), pb)]
+    assert verify("AGG01是一种蛋白质，具有抗发炎、利尿和抗菌的功效。[1][2]", ctx, no_similarity).text == ""
