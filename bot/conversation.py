@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.answer_types import Turn
+from bot.sentences import strip_markers
 
 _FOLLOWUP_HINTS = re.compile(
     r"^(那|那么|还有|另外|然后|并且|而且|此外)|还有别的|还有其他|它|他们|她们|它们|该|其|这个|那个|这些|那些|这家|那家|"
@@ -36,7 +37,6 @@ def looks_like_followup(question: str) -> bool:
 _ORDINAL = re.compile(r"第([一二三四五六七八九十]|\d{1,2})(个|项|家|条|位)")
 _CN_ORDINAL = {c: i for i, c in enumerate("一二三四五六七八九十", 1)}
 _ITEM_SPLIT = re.compile(r"[、，,；;]|以及|和|及")
-_MARKS = re.compile(r"\[\d{1,2}\]")
 
 
 def resolve_ordinal(question: str, answer: str) -> str:
@@ -45,7 +45,7 @@ def resolve_ordinal(question: str, answer: str) -> str:
     if not m:
         return question
     n = int(m.group(1)) if m.group(1).isdigit() else _CN_ORDINAL[m.group(1)]
-    body = _MARKS.sub("", answer)
+    body = strip_markers(answer)
     # The list is what follows the answer's last colon ("四个创新平台：A、B、C和D。").
     tail = re.split(r"[:：]", body)[-1].split("。")[0]
     items = [i.strip() for i in _ITEM_SPLIT.split(tail) if i.strip()]
@@ -62,7 +62,7 @@ _NOT_IN_NAME = frozenset("了的和与在是把被将对向从为及并等其这
 def resolve_demonstrative(question: str, answer: str) -> str:
     """A "这个车" after "……完成了18吨抑尘车的开发" becomes "18吨抑尘车": the previous answer's
     name ending in the noun the demonstrative points at."""
-    body = _MARKS.sub("", answer)
+    body = strip_markers(answer)
     for m in _DEMONSTRATIVE.finditer(question):
         for noun in dict.fromkeys((m.group(2), m.group(2)[:1])):
             pos = body.find(noun)

@@ -83,11 +83,12 @@ def score(item: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
         supported = any(e in c for c in cited_text for e in evidence)
     faithful: list[bool] = []
     used: set[int] = set()
+    total = bool(TOTAL.search(item.get("question", "")))
     if not refused:
         for claim, marks in _claims(answer):
             quotes = [cites[n]["quote"] for n in marks if n in cites]
             passages = [cites[n]["text"] for n in marks if n in cites]
-            ok = _supported(claim, quotes, passages, bool(TOTAL.search(item.get("question", ""))))
+            ok = _supported(claim, quotes, passages, total)
             faithful.append(ok)
             if ok:
                 used.update(n for n in marks if n in cites)

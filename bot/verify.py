@@ -138,11 +138,12 @@ def supported_by_several(claim: str, context: list[Sentence]) -> list[Sentence]:
     words = {t for t in tokenize(strip_markers(claim)) if len(t) > 1}
     if not words or not _ENUMERATES.search(claim):
         return []
+    held = [words & set(tokenize(s.text)) for s in context]
     chosen: list[Sentence] = []
     covered: set[str] = set()
     while len(chosen) < MAX_UNION:
         gains = [
-            (len((words & set(tokenize(s.text))) - covered), i)
+            (len(held[i] - covered), i)
             for i, s in enumerate(context)
             # One document's sentences only: a CMRC answer joined a protein's name from one
             # article to a herb's effects from another ("AGG01……具有抗发炎、利尿和抗菌的功效").
@@ -152,7 +153,7 @@ def supported_by_several(claim: str, context: list[Sentence]) -> list[Sentence]:
         if gain < 2:
             break
         chosen.append(context[i])
-        covered |= words & set(tokenize(context[i].text))
+        covered |= held[i]
     if len(chosen) < 2 or len(covered) / len(words) < MIN_UNION:
         return []
     text = "".join(s.text for s in chosen)
@@ -172,6 +173,7 @@ class Verifier:
         self.step = step
         self.similarity = similarity
         self.question = question
+        self._total = bool(TOTAL.search(question))
         self._texts = [s.text for s in context]
         self._buffer = ""
         self.draft = ""
@@ -261,12 +263,11 @@ class Verifier:
             return []
         sims = self.similarity(claim, self._texts) if not has_chinese(claim) else [0.0] * len(ctx)
         cited = [n - 1 for n in dict.fromkeys(nums) if 1 <= n <= len(ctx)]
-        total = bool(TOTAL.search(self.question))
-        good = [ctx[i] for i in cited if supports(claim, ctx[i], sims[i], total=total)]
+        good = [ctx[i] for i in cited if supports(claim, ctx[i], sims[i], total=self._total)]
         if good or not ctx:
             return good
         best = max(range(len(ctx)), key=lambda i: overlap(claim, self._texts[i]) + sims[i])
-        if supports(claim, ctx[best], sims[best], total=total):
+        if supports(claim, ctx[best], sims[best], total=self._total):
             self.recited += recite
             return [ctx[best]]
         return supported_by_several(claim, ctx) if has_chinese(claim) else []
