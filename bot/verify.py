@@ -8,7 +8,9 @@ citation numbers that point nowhere are removed. What survives is renumbered 1..
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
@@ -87,6 +89,13 @@ _NAME_END = re.compile(r"(?<=[\u4e00-\u9fff]{2})(集团|公司|研究院|研究�
 _NOT_NAME = re.compile(r"[这该此个其本那的了和与在为是有到及并从对把被将向给等共]")
 # "1." / "2、" list numbering is layout, not a number the answer states.
 _ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}|[一二三四五六七八九十])\s*[.．、)）]\s*(?!\d)")
+_AMOUNT_EN = re.compile(r"(\d+(?:\.\d+)?)\s*(thousand|million|billion)\b", re.I)
+_AMOUNT_ZH = re.compile(r"(\d+(?:\.\d+)?)\s*(万|亿)?")
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "万": 1e4, "亿": 1e8}
+_FOREIGN_MONEY = re.compile(r"[$€£]|\b(dollars?|usd|euros?|pounds?)\b", re.I)
+# Joining words, and the marks that end a clause (the article writes ASCII commas).
+_JOIN = re.compile(r"[与和及跟同]")
+_CLAUSE = re.compile(r"[，,；;。！？!?：:]")
 _EN_WORD = re.compile(r"[A-Za-z]{3,}|\d+(?:\.\d+)?|[\u4e00-\u9fff]+")
 _EN_STOP = frozenset(
     "the and that which who whom what this these those with from for was were are has have had did does "
@@ -118,13 +127,60 @@ def totals(text: str) -> set[str]:
     return {str(v) for v in sums}
 
 
+def english_amounts(claim: str, source: str) -> set[str] | None:
+    """The numbers of an English claim's amounts ("35.467 million") that equal one the source
+    states in 万/亿 ("3546.7万元"), or None when an amount does not, or names a currency the
+    source does not: the model wrote "$3546.7 million" for 3546.7万元, whose digits the source has."""
+    if _FOREIGN_MONEY.search(claim) and not _FOREIGN_MONEY.search(source):
+        return None
+    text = unicodedata.normalize("NFKC", source).replace(",", "")
+    values = [float(n) * _SCALE.get(unit, 1.0) for n, unit in _AMOUNT_ZH.findall(text)]
+    matched: set[str] = set()
+    for n, unit in _AMOUNT_EN.findall(claim.replace(",", "")):
+        value = float(n) * _SCALE[unit.lower()]
+        if not any(math.isclose(value, v, rel_tol=1e-3) for v in values):
+            return None
+        matched |= numbers(n)
+    return matched
+
+
+def _known(piece: str, source: str, *, suffix: bool) -> str:
+    """The longest end (suffix) or start of `piece`, three characters or more, in `source`."""
+    best = ""
+    for n in range(3, min(len(piece), 24) + 1):
+        part = piece[-n:] if suffix else piece[:n]
+        if part not in source:
+            break
+        best = part
+    return best
+
+
+def joins_apart(claim: str, source: str) -> bool:
+    """Whether the claim joins two things ("A与B合作建设") that its source names in different
+    clauses: "青山区的检测平台是包头质计所与青山区政府合作建设的" was cited to "该中心由……检测所
+    与中国标准化研究院合作建设,已初步形成以包头质计所……,以青山区政府提供的工作场所……", whose
+    words it nearly all shares."""
+    for m in _JOIN.finditer(claim):
+        left = _known(_CLAUSE.split(claim[: m.start()])[-1], source, suffix=True)
+        right = _known(_CLAUSE.split(claim[m.end() :])[0], source, suffix=False)
+        if left and right and not any(left in c and right in c for c in _CLAUSE.split(source)):
+            return True
+    return False
+
+
 def supports(claim: str, source: Sentence, similarity: float | None, *, total: bool = False) -> bool:
     stated = numbers(source.text) | numbers(source.passage.chunk.text)
     if total:
         stated |= totals(source.text)
-    if not numbers(claim) <= stated:
+    claimed = numbers(claim)
+    if not has_chinese(claim):
+        scaled = english_amounts(claim, source.passage.chunk.text)
+        if scaled is None:
+            return False
+        claimed -= scaled
+    if not claimed <= stated:
         return False
-    if has_chinese(claim) and not names_match(claim, source.passage.chunk.text):
+    if has_chinese(claim) and (not names_match(claim, source.passage.chunk.text) or joins_apart(claim, source.text)):
         return False
     if has_chinese(claim):
         return overlap(claim, source.text) >= MIN_OVERLAP
@@ -159,6 +215,8 @@ def supported_by_several(claim: str, context: list[Sentence]) -> list[Sentence]:
     text = "".join(s.text for s in chosen)
     chunks = "".join(s.passage.chunk.text for s in chosen)
     if not numbers(claim) <= numbers(text) | numbers(chunks) or not names_match(claim, chunks):
+        return []
+    if any(joins_apart(claim, s.text) for s in chosen):
         return []
     return sorted(chosen, key=lambda s: s.start)
 

@@ -234,3 +234,13 @@ def test_ordinals_and_languages() -> None:
     assert resolve_demonstrative("这个项目呢？", said) == "这个项目呢？"  # the answer names no 项目
     assert language_of("Which institute is 北重集团 partnering with?") == "en"
     assert language_of("RAG是什么意思？") == "zh" and language_of("北重集团") == "zh"
+
+
+def test_a_single_fact_answered_from_a_runner_up_is_followed_by_the_best_sentence(settings, retriever) -> None:
+    # The model answers with the section's lead; the sentence that names the centre follows.
+    reply = "青山区重点发展“互联网+装备制造”,实现传统装备制造业升级改造的二次创业。[2]"
+    answerer, backend = make(settings, retriever, [reply])
+    ans = answerer.answer("小厂想便宜点做工业互联网升级，青山区有啥地方能帮忙？", mode="local")
+    first = backend.prompts[0][1]["content"].split("\n")[1]
+    assert first.startswith("[1]") and "柠檬豆" in first  # best first
+    assert ans.mode == "local" and "原文：" in ans.text and "柠檬豆" in ans.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.chunking import Chunk
 from bot.retrieval import Passage
 from bot.sentences import Sentence, numbers
-from bot.verify import Verifier, adds_to, names_match, split_claims, verify
+from bot.verify import Verifier, adds_to, english_amounts, joins_apart, names_match, split_claims, verify
 
 DOC = (
     "推荐北重集团“先进超超临界630℃电站机组用G115大口径厚壁无缝钢管产品研发”申报项目。"
@@ -128,3 +128,32 @@ def test_sentences_of_different_documents_do_not_support_one_claim_together() ->
     pb = Passage(Chunk("cb", "herb", "t", b, 0, len(b), 0), 1.0, 2)
     ctx = [Sentence(a, 0, len(a), pa), Sentence(b, 0, len(b), pb)]
     assert verify("AGG01是一种蛋白质，具有抗发炎、利尿和抗菌的功效。[1][2]", ctx, no_similarity).text == ""
+
+
+def test_english_amounts_are_checked_by_value_and_currency() -> None:
+    doc = "2021年以来,该区已为39个项目争取科技资金3546.7万元。"
+    assert english_amounts("It secured 35.467 million yuan for 39 projects.", doc) == {"35.467"}
+    assert english_amounts("It secured RMB 35.47 million.", doc) == {"35.47"}  # rounded is the same
+    assert english_amounts("It secured $3546.7 million.", doc) is None  # the source's digits, wrong value
+    assert english_amounts("It secured 3546.7 million yuan.", doc) is None
+    p = Passage(Chunk("c", "d", "t", doc, 0, len(doc), 0), 1.0, 1)
+    ctx = [Sentence(doc, 0, len(doc), p)]
+
+    def similar(claim: str, texts: list[str]) -> list[float]:
+        return [0.9] * len(texts)
+
+    assert verify("Qingshan secured 35.467 million yuan.[1]", ctx, similar).citations
+    assert verify("Qingshan secured $3546.7 million.[1]", ctx, similar).text == ""
+
+
+def test_two_things_joined_must_stand_in_one_clause_of_the_source() -> None:
+    doc = (
+        "该中心由包头市产品质量计量检测所与中国标准化研究院合作建设,已初步形成以包头质计所现有“包检道”系统为线上载体,"
+        "以青山区政府提供的工作场所为线下窗口。"
+    )
+    assert joins_apart("青山区的检测平台是包头质计所与青山区政府合作建设的。", doc)
+    assert not joins_apart("检测平台由包头市产品质量计量检测所与中国标准化研究院合作建设。", doc)
+    assert not joins_apart("中国标准化研究院和包头市产品质量计量检测所合作建设了该中心。", doc)  # either order
+    p = Passage(Chunk("c", "d", "t", doc, 0, len(doc), 0), 1.0, 1)
+    ctx = [Sentence(doc, 0, len(doc), p)]
+    assert verify("青山区的检测平台是包头质计所与青山区政府合作建设的。[1]", ctx, no_similarity).text == ""
