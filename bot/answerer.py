@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bot.answer_types import REFUSAL_ZH, Answer, Citation, Turn
-from bot.conversation import bound_history, language_of, looks_like_followup, rule_rewrite
+from bot.conversation import bound_history, language_of, looks_like_followup, rule_rewrite, unresolved
 from bot.errors import UserError
 from bot.extractive import Pick, SentencePicker, is_confirmation, missing_fact_in, text_order
 from bot.guard import DECLINE_EN, DECLINE_ZH, is_injection
@@ -27,6 +27,7 @@ from bot.prompting import answer_messages, condense_messages, translate_messages
 from bot.retrieval import Passage, Retriever
 from bot.sentences import Sentence, overlap
 from bot.settings import Settings
+from bot.structure import count_of_titles
 from bot.verify import Verifier, is_refusal
 
 log = logging.getLogger(__name__)
@@ -162,10 +163,10 @@ class Answerer:
     def _condense(self, q: str, turns: list[Turn], mode: str) -> str:
         rewritten = self._short(mode, condense_messages(q, turns))
         said = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
-        # An unchanged question, or one that restates the previous answer (whose words then
-        # choose what was already said), is no rewrite: measured on the 15 follow-ups, the rule
-        # answered 13 and the model's rewrite 11.
-        if not rewritten or rewritten == q or (said and overlap(rewritten, said) >= RESTATES):
+        # An unchanged question, one that restates the previous answer (whose words then choose
+        # what was already said), or one still saying "这个项目" is no rewrite: measured on the
+        # 15 follow-ups, the rule answered 13 and the model's rewrite 11.
+        if not rewritten or rewritten == q or (said and overlap(rewritten, said) >= RESTATES) or unresolved(rewritten):
             return rule_rewrite(q, turns)
         return rewritten
 
@@ -183,6 +184,9 @@ class Answerer:
             return self._refusal(q, rewritten, passages, pick.sentences, lang, "extractive")
         citations = [_citation(i, s) for i, s in enumerate(pick.sentences, 1)]
         body = "".join(f"{s.text}[{i}]" for i, s in enumerate(pick.sentences, 1))
+        said = "".join(s.text for s in pick.sentences)
+        if lang == "zh" and (count := count_of_titles(q, pick.sentences, said)):
+            body = f"{count[0]}[{pick.sentences.index(count[1]) + 1}]{body}"
         text = f"The article says (quoted in Chinese): {body}" if lang == "en" else body
         return Answer(q, text, citations, False, "extractive", rewritten, passages)
 
@@ -275,6 +279,8 @@ class Answerer:
             # a small factory get help" with the section's lead, not the sentence naming the
             # centre the ranking put clearly first, so that sentence follows, quoted.
             tail += verifier.add_quotes(verifier.uncited(pick.best_first[:1]), "原文：")
+        if verifier.citations and (count := count_of_titles(q, context, shown + tail)):
+            tail += verifier.add_derived(*count)  # "几份协议？" answered with the titles, not their number
         checked = verifier.result()
         notes = [f"dropped unsupported: {d}" for d in checked.dropped if not is_refusal(d)]
         why = ""

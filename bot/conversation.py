@@ -57,6 +57,8 @@ def resolve_ordinal(question: str, answer: str) -> str:
 _DEMONSTRATIVE = re.compile(r"(这个|那个|这家|那家|这项|那项|这一|该)([\u4e00-\u9fff]{1,2})")
 # Characters that end a name when reading backwards from its head noun ("完成了|18吨抑尘车").
 _NOT_IN_NAME = frozenset("了的和与在是把被将对向从为及并等其这那该个也都还就有")
+# Verbs that end the reading too ("推进建设|风光储氢一体化项目").
+_VERBS = frozenset("建设 推进 开发 完成 引进 引入 成立 合作 打造 创建 签署 研制 落地".split())
 
 
 def resolve_demonstrative(question: str, answer: str) -> str:
@@ -70,11 +72,18 @@ def resolve_demonstrative(question: str, answer: str) -> str:
                 continue
             start = pos
             while start > 0 and pos - start < 8 and body[start - 1].isalnum() and body[start - 1] not in _NOT_IN_NAME:
+                if body[max(0, start - 2) : start] in _VERBS:
+                    break
                 start -= 1
             if pos - start >= 2:
                 return question[: m.start()] + body[start:pos] + question[m.end(1) :]
             break
     return question
+
+
+def unresolved(rewrite: str) -> bool:
+    """Whether a rewrite still points back ("这个项目", "它"): it is no standalone question."""
+    return bool(_DEMONSTRATIVE.search(rewrite)) or "它" in rewrite
 
 
 def rule_rewrite(question: str, history: list[Turn]) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.retrieval_eval import normalise
 from bot.sentences import numbers, overlap
+from bot.structure import COUNT, counted
 from bot.verify import TOTAL, totals
 
 _MARK = re.compile(r"\[(\d{1,2})\]")
@@ -49,12 +50,14 @@ def _claims(answer: str) -> list[tuple[str, list[int]]]:
     return out
 
 
-def _supported(claim: str, quotes: list[str], passages: list[str], total: bool = False) -> bool:
+def _supported(claim: str, quotes: list[str], passages: list[str], total: bool = False, count: bool = False) -> bool:
     if not quotes:
         return False
     stated = set().union(*(numbers(p) for p in passages + quotes))
     if total:  # a total asked for may add up the quotes' numbers, as the verifier allows
         stated |= set().union(*(totals(q) for q in quotes))
+    if count:  # and a count asked for may count the titles a quote lists
+        stated |= set().union(*(counted(q) for q in quotes))
     if not numbers(claim) <= stated:
         return False
     if re.search(r"[\u4e00-\u9fff]", claim):
@@ -84,11 +87,12 @@ def score(item: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     faithful: list[bool] = []
     used: set[int] = set()
     total = bool(TOTAL.search(item.get("question", "")))
+    count = bool(COUNT.search(item.get("question", "")))
     if not refused:
         for claim, marks in _claims(answer):
             quotes = [cites[n]["quote"] for n in marks if n in cites]
             passages = [cites[n]["text"] for n in marks if n in cites]
-            ok = _supported(claim, quotes, passages, total)
+            ok = _supported(claim, quotes, passages, total, count)
             faithful.append(ok)
             if ok:
                 used.update(n for n in marks if n in cites)

@@ -29,6 +29,33 @@ MAX_ITEMS = 6
 TOPIC_OVERLAP = 0.3
 
 
+# A question asking how many documents, agreements… ("签署了几份协议？"); its classifier.
+COUNT = re.compile(r"(?:几|多少)\s*(份|部|本|篇|项|个)")
+_TITLE = re.compile(r"《[^《》]{1,80}》")
+# Two or more titles in a row ("《A》《B》和《C》"): a list whose length the text leaves unsaid.
+_TITLE_RUN = re.compile(r"《[^《》]{1,80}》(?:\s*[、,，和及与]?\s*《[^《》]{1,80}》)+")
+
+
+def counted(text: str) -> set[str]:
+    """How many titles each run of titles in `text` lists: numbers an answer may state when a
+    count is asked, as the text states them only by listing."""
+    return {str(len(_TITLE.findall(m.group(0)))) for m in _TITLE_RUN.finditer(text)}
+
+
+def count_of_titles(question: str, sentences: list[Sentence], said: str) -> tuple[str, Sentence] | None:
+    """For "签署了几份协议？" answered without a number: "共3份：《A》《B》《C》。" and the sentence
+    listing them (the text names three agreements and never says three)."""
+    m = COUNT.search(question)
+    if not m or re.search(r"(?:\d+|[一二两三四五六七八九十]+)\s*(?:份|部|本|篇|项|个)", said):
+        return None
+    for s in sentences:
+        run = _TITLE_RUN.search(s.text)
+        if run:
+            titles = _TITLE.findall(run.group(0))
+            return f"共{len(titles)}{m.group(1)}：{''.join(titles)}。", s
+    return None
+
+
 @dataclass(frozen=True)
 class _Placed:
     sentence: Sentence

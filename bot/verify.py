@@ -18,6 +18,7 @@ from itertools import combinations
 from bot.answer_types import Citation
 from bot.keyword import has_chinese, tokenize
 from bot.sentences import Sentence, numbers, overlap, strip_markers
+from bot.structure import COUNT, counted
 
 _SPLIT = re.compile(r"(?<=[。！？!?；;])\s*|\n+|(?<=\.)\s+(?=[A-Z\[])")
 _MARKERS = re.compile(r"\[(\d{1,2})\]")
@@ -168,10 +169,14 @@ def joins_apart(claim: str, source: str) -> bool:
     return False
 
 
-def supports(claim: str, source: Sentence, similarity: float | None, *, total: bool = False) -> bool:
+def supports(
+    claim: str, source: Sentence, similarity: float | None, *, total: bool = False, count: bool = False
+) -> bool:
     stated = numbers(source.text) | numbers(source.passage.chunk.text)
     if total:
         stated |= totals(source.text)
+    if count:
+        stated |= counted(source.text)
     claimed = numbers(claim)
     if not has_chinese(claim):
         scaled = english_amounts(claim, source.passage.chunk.text)
@@ -232,6 +237,7 @@ class Verifier:
         self.similarity = similarity
         self.question = question
         self._total = bool(TOTAL.search(question))
+        self._count = bool(COUNT.search(question))
         self._texts = [s.text for s in context]
         self._buffer = ""
         self.draft = ""
@@ -321,11 +327,11 @@ class Verifier:
             return []
         sims = self.similarity(claim, self._texts) if not has_chinese(claim) else [0.0] * len(ctx)
         cited = [n - 1 for n in dict.fromkeys(nums) if 1 <= n <= len(ctx)]
-        good = [ctx[i] for i in cited if supports(claim, ctx[i], sims[i], total=self._total)]
+        good = [ctx[i] for i in cited if supports(claim, ctx[i], sims[i], total=self._total, count=self._count)]
         if good or not ctx:
             return good
         best = max(range(len(ctx)), key=lambda i: overlap(claim, self._texts[i]) + sims[i])
-        if supports(claim, ctx[best], sims[best], total=self._total):
+        if supports(claim, ctx[best], sims[best], total=self._total, count=self._count):
             self.recited += recite
             return [ctx[best]]
         return supported_by_several(claim, ctx) if has_chinese(claim) else []
@@ -335,6 +341,12 @@ class Verifier:
         if not sentences:
             return ""
         text = lead + "".join(f"{s.text}[{self._number(s)}]" for s in sentences)
+        self.parts.append(text)
+        return text
+
+    def add_derived(self, text: str, source: Sentence) -> str:
+        """A sentence the answerer composed from `source` (a count of its titles), cited to it."""
+        text += f"[{self._number(source)}]"
         self.parts.append(text)
         return text
 

@@ -244,3 +244,24 @@ def test_a_single_fact_answered_from_a_runner_up_is_followed_by_the_best_sentenc
     first = backend.prompts[0][1]["content"].split("\n")[1]
     assert first.startswith("[1]") and "柠檬豆" in first  # best first
     assert ans.mode == "local" and "原文：" in ans.text and "柠檬豆" in ans.text
+
+
+def test_a_count_the_text_leaves_unsaid_is_counted_from_its_titles(settings, retriever) -> None:
+    answerer, _ = make(settings, retriever, [])
+    ans = answerer.answer("北奔重汽与广东喜玛拉雅氢能科技有限公司先后签署了几份协议？", mode="extractive")
+    assert ans.text.startswith("共3份：《氢燃料电池车辆产业化合作协议》") and not ans.refused
+    [c] = [c for c in ans.citations if "《共建研发中心协议》" in c.quote]
+    assert ans.text.index(f"[{c.n}]") < ans.text.index("双方")  # the count cites the sentence it counts
+
+
+def test_a_rewrite_that_still_points_back_falls_back_to_the_rule(settings, retriever) -> None:
+    replies = ["这个项目现在进展到哪个阶段了？", "目前正在草拟政府框架协议。[1]"]
+    answerer, _ = make(settings, retriever, replies)
+    history = [
+        Turn("user", "中核北方和中核汇能在合作建设什么项目？"),
+        Turn("assistant", "双方在推进建设风光储氢一体化项目。"),
+    ]
+    ans = answerer.answer("这个项目现在进展到哪一步了？", history, mode="local")
+    # "这个项目" is the last answer's name ending in 项目, read back to the verb before it.
+    assert ans.rewritten_question.startswith("中核北方和中核汇能在合作建设什么项目？ 风光储氢一体化项目现在")
+    assert "框架协议" in ans.text

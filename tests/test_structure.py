@@ -3,11 +3,11 @@ and the items of a paragraph led by its topic. Built on hand-made chunks, no mod
 
 from __future__ import annotations
 
-from bot.chunking import chunk_document
+from bot.chunking import Chunk, chunk_document
 from bot.corpus import Document
 from bot.retrieval import Passage
-from bot.sentences import passage_sentences
-from bot.structure import DocumentMap
+from bot.sentences import Sentence, passage_sentences
+from bot.structure import DocumentMap, count_of_titles, counted
 
 TEXT = (
     "青山区以行动为契机,推动园区开展创建工作。目前,该区正重点建设三个创新平台。\n"
@@ -54,3 +54,23 @@ def test_sentences_that_introduce_nothing_give_no_items() -> None:
     dm, sents = _map_and_sentences()
     assert dm.list_items(_find(sents, "没有标题"), "青山区有哪些事情？") == []
     assert dm.list_items(_find(sents, "丁院"), "丙检测中心和谁合作？") == []
+
+
+AGREEMENTS = (
+    "双方先后签署了《氢燃料电池车辆产业化合作协议》《加氢站项目战略合作协议》和《共建研发中心协议》,"
+    "共同完成了18吨抑尘车的产品开发。"
+)
+
+
+def test_titles_listed_in_a_row_are_counted() -> None:
+    assert counted(AGREEMENTS) == {"3"}
+    assert counted("推荐《甲方案》申报项目。") == set()  # one title is no list
+    p = Passage(Chunk("c", "d", "t", AGREEMENTS, 0, len(AGREEMENTS), 0), 1.0, 1)
+    s = Sentence(AGREEMENTS, 0, len(AGREEMENTS), p)
+    note = count_of_titles("北奔重汽与喜玛拉雅先后签署了几份协议？", [s], "双方签署了三个协议。")
+    assert note is None  # the answer says how many already
+    assert count_of_titles("北奔重汽与喜玛拉雅先后签署了几份协议？", [s], "") == (
+        "共3份：《氢燃料电池车辆产业化合作协议》《加氢站项目战略合作协议》《共建研发中心协议》。",
+        s,
+    )
+    assert count_of_titles("双方签署了哪些协议？", [s], "") is None  # no count asked

@@ -157,3 +157,15 @@ def test_two_things_joined_must_stand_in_one_clause_of_the_source() -> None:
     p = Passage(Chunk("c", "d", "t", doc, 0, len(doc), 0), 1.0, 1)
     ctx = [Sentence(doc, 0, len(doc), p)]
     assert verify("青山区的检测平台是包头质计所与青山区政府合作建设的。[1]", ctx, no_similarity).text == ""
+
+
+def test_a_count_may_count_the_titles_its_source_lists() -> None:
+    doc = "双方先后签署了《氢燃料电池车辆产业化合作协议》《加氢站项目战略合作协议》和《共建研发中心协议》。"
+    p = Passage(Chunk("c", "d", "t", doc, 0, len(doc), 0), 1.0, 1)
+    ctx = [Sentence(doc, 0, len(doc), p)]
+    claim = (
+        "双方先后签署了3份协议：《氢燃料电池车辆产业化合作协议》《加氢站项目战略合作协议》和《共建研发中心协议》。[1]"
+    )
+    assert verify(claim, ctx, no_similarity, "双方签署了几份协议？").text == claim
+    assert verify(claim, ctx, no_similarity, "双方签署了哪些协议？").text == ""  # no count asked
+    assert verify(claim.replace("3份", "4份"), ctx, no_similarity, "双方签署了几份协议？").text == ""
