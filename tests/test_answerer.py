@@ -236,14 +236,15 @@ def test_ordinals_and_languages() -> None:
     assert language_of("RAG是什么意思？") == "zh" and language_of("北重集团") == "zh"
 
 
-def test_a_single_fact_answered_from_a_runner_up_is_followed_by_the_best_sentence(settings, retriever) -> None:
-    # The model answers with the section's lead; the sentence that names the centre follows.
+def test_a_clearly_best_sentence_goes_to_the_model_alone(settings, retriever) -> None:
+    # The model answers with the section's lead, which it was not given: it is dropped, and the
+    # extractive answer, which quotes the sentence naming the centre, stands in.
     reply = "青山区重点发展“互联网+装备制造”,实现传统装备制造业升级改造的二次创业。[2]"
     answerer, backend = make(settings, retriever, [reply])
     ans = answerer.answer("小厂想便宜点做工业互联网升级，青山区有啥地方能帮忙？", mode="local")
-    first = backend.prompts[0][1]["content"].split("\n")[1]
-    assert first.startswith("[1]") and "柠檬豆" in first  # best first
-    assert ans.mode == "local" and "原文：" in ans.text and "柠檬豆" in ans.text
+    context = backend.prompts[0][1]["content"].split("\n\n")[0].splitlines()[1:]
+    assert len(context) == 1 and context[0].startswith("[1]") and "柠檬豆" in context[0]
+    assert "柠檬豆" in ans.text and any(n.startswith("dropped unsupported") for n in ans.notes)
 
 
 def test_a_count_the_text_leaves_unsaid_is_counted_from_its_titles(settings, retriever) -> None:
