@@ -12,8 +12,8 @@ from typing import Any
 
 from bot.retrieval_eval import normalise
 from bot.sentences import numbers, overlap
-from bot.structure import COUNT, counted
-from bot.verify import TOTAL, totals
+from bot.structure import COUNT
+from bot.verify import TOTAL, derived
 
 _MARK = re.compile(r"\[(\d{1,2})\]")
 # A claim runs up to the citation markers that close it (a quote may hold several sentences).
@@ -54,10 +54,8 @@ def _supported(claim: str, quotes: list[str], passages: list[str], total: bool =
     if not quotes:
         return False
     stated = set().union(*(numbers(p) for p in passages + quotes))
-    if total:  # a total asked for may add up the quotes' numbers, as the verifier allows
-        stated |= set().union(*(totals(q) for q in quotes))
-    if count:  # and a count asked for may count the titles a quote lists
-        stated |= set().union(*(counted(q) for q in quotes))
+    # A total or a count asked for may state what the quotes imply, as the verifier allows.
+    stated |= set().union(*(derived(q, total=total, count=count) for q in quotes))
     if not numbers(claim) <= stated:
         return False
     if re.search(r"[\u4e00-\u9fff]", claim):

@@ -30,7 +30,9 @@ TOPIC_OVERLAP = 0.3
 
 
 # A question asking how many documents, agreements… ("签署了几份协议？"); its classifier.
-COUNT = re.compile(r"(?:几|多少)\s*(份|部|本|篇|项|个)")
+_UNITS = "份|部|本|篇|项|个"
+COUNT = re.compile(rf"(?:几|多少)\s*({_UNITS})")
+_STATED_COUNT = re.compile(rf"(?:\d+|[一二两三四五六七八九十]+)\s*(?:{_UNITS})")
 _TITLE = re.compile(r"《[^《》]{1,80}》")
 # Two or more titles in a row ("《A》《B》和《C》"): a list whose length the text leaves unsaid.
 _TITLE_RUN = re.compile(r"《[^《》]{1,80}》(?:\s*[、,，和及与]?\s*《[^《》]{1,80}》)+")
@@ -46,7 +48,7 @@ def count_of_titles(question: str, sentences: list[Sentence], said: str) -> tupl
     """For "签署了几份协议？" answered without a number: "共3份：《A》《B》《C》。" and the sentence
     listing them (the text names three agreements and never says three)."""
     m = COUNT.search(question)
-    if not m or re.search(r"(?:\d+|[一二两三四五六七八九十]+)\s*(?:份|部|本|篇|项|个)", said):
+    if not m or _STATED_COUNT.search(said):
         return None
     for s in sentences:
         run = _TITLE_RUN.search(s.text)

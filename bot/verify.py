@@ -128,6 +128,12 @@ def totals(text: str) -> set[str]:
     return {str(v) for v in sums}
 
 
+def derived(text: str, *, total: bool, count: bool) -> set[str]:
+    """Numbers `text` states only by implication that an answer may state when the question asks
+    for them: sums of its numbers for a total, how many titles it lists for a count."""
+    return (totals(text) if total else set()) | (counted(text) if count else set())
+
+
 def english_amounts(claim: str, source: str) -> set[str] | None:
     """The numbers of an English claim's amounts ("35.467 million") that equal one the source
     states in 万/亿 ("3546.7万元"), or None when an amount does not, or names a currency the
@@ -172,11 +178,7 @@ def joins_apart(claim: str, source: str) -> bool:
 def supports(
     claim: str, source: Sentence, similarity: float | None, *, total: bool = False, count: bool = False
 ) -> bool:
-    stated = numbers(source.text) | numbers(source.passage.chunk.text)
-    if total:
-        stated |= totals(source.text)
-    if count:
-        stated |= counted(source.text)
+    stated = numbers(source.text) | numbers(source.passage.chunk.text) | derived(source.text, total=total, count=count)
     claimed = numbers(claim)
     if not has_chinese(claim):
         scaled = english_amounts(claim, source.passage.chunk.text)

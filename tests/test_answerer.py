@@ -199,18 +199,6 @@ def test_a_list_answer_keeps_the_items_the_model_left_out(settings, retriever) -
     assert all(c.quote in doc and f"[{c.n}]" in ans.text for c in ans.citations)
 
 
-def test_a_followup_rewrite_that_changes_nothing_falls_back_to_the_rule(settings, retriever) -> None:
-    replies = ["它主要研究哪些方向？", "它着重在先进金属材料等领域进行应用技术开发。[1]"]
-    answerer, _ = make(settings, retriever, replies)
-    history = [
-        Turn("user", "包头材料科学与工程技术研究所是依托哪家建的？"),
-        Turn("assistant", "依托中国兵器五二研究所。"),
-    ]
-    ans = answerer.answer("它主要研究哪些方向？", history, mode="local")
-    assert ans.rewritten_question == "包头材料科学与工程技术研究所是依托哪家建的？ 它主要研究哪些方向？"
-    assert "先进金属材料" in ans.text
-
-
 def test_english_questions_are_translated_to_search_the_chinese_text(settings, retriever) -> None:
     answerer, backend = make(
         settings,
@@ -255,14 +243,35 @@ def test_a_count_the_text_leaves_unsaid_is_counted_from_its_titles(settings, ret
     assert ans.text.index(f"[{c.n}]") < ans.text.index("双方")  # the count cites the sentence it counts
 
 
-def test_a_rewrite_that_still_points_back_falls_back_to_the_rule(settings, retriever) -> None:
-    replies = ["这个项目现在进展到哪个阶段了？", "目前正在草拟政府框架协议。[1]"]
-    answerer, _ = make(settings, retriever, replies)
-    history = [
-        Turn("user", "中核北方和中核汇能在合作建设什么项目？"),
-        Turn("assistant", "双方在推进建设风光储氢一体化项目。"),
-    ]
-    ans = answerer.answer("这个项目现在进展到哪一步了？", history, mode="local")
-    # "这个项目" is the last answer's name ending in 项目, read back to the verb before it.
-    assert ans.rewritten_question.startswith("中核北方和中核汇能在合作建设什么项目？ 风光储氢一体化项目现在")
-    assert "框架协议" in ans.text
+@pytest.mark.parametrize(
+    ("rewrite", "reply", "turns", "question", "rewritten", "fact"),
+    [
+        # A rewrite that changes nothing.
+        (
+            "它主要研究哪些方向？",
+            "它着重在先进金属材料等领域进行应用技术开发。[1]",
+            ("包头材料科学与工程技术研究所是依托哪家建的？", "依托中国兵器五二研究所。"),
+            "它主要研究哪些方向？",
+            "包头材料科学与工程技术研究所是依托哪家建的？ 它主要研究哪些方向？",
+            "先进金属材料",
+        ),
+        # A rewrite still saying "这个项目": the rule reads the last answer's name ending in 项目
+        # back to the verb before it.
+        (
+            "这个项目现在进展到哪个阶段了？",
+            "目前正在草拟政府框架协议。[1]",
+            ("中核北方和中核汇能在合作建设什么项目？", "双方在推进建设风光储氢一体化项目。"),
+            "这个项目现在进展到哪一步了？",
+            "中核北方和中核汇能在合作建设什么项目？ 风光储氢一体化项目现在进展到哪一步了？"
+            " 这个项目现在进展到哪一步了？",
+            "框架协议",
+        ),
+    ],
+)
+def test_a_followup_rewrite_that_is_no_rewrite_falls_back_to_the_rule(
+    settings, retriever, rewrite, reply, turns, question, rewritten, fact
+) -> None:
+    answerer, _ = make(settings, retriever, [rewrite, reply])
+    ans = answerer.answer(question, [Turn("user", turns[0]), Turn("assistant", turns[1])], mode="local")
+    assert ans.rewritten_question == rewritten
+    assert fact in ans.text
