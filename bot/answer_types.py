@@ -8,6 +8,10 @@ from typing import Any
 from bot.retrieval import Passage
 
 REFUSAL_ZH = "文中未提及"
+MODEL_DOWN = {
+    "zh": "本地模型暂时不可用（正在重启），这次用原文摘录回答。",
+    "en": "The local model is restarting; this answer quotes the text directly.",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ class Answer:
     retrieved: list[Passage]
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. why the LLM draft was replaced
+    # Shown to the user beside the answer: e.g. that the local model is restarting, so this one
+    # was answered extractively. `degraded` is the technical reason (what died), for logs and CLI.
+    notice: str | None = None
+    degraded: str | None = None
 
     def as_dict(self, item_id: Any = None) -> dict[str, Any]:
         return {
@@ -65,4 +73,5 @@ class Answer:
             "citations": [c.as_dict() for c in self.citations],
             "retrieved": [p.as_dict() for p in self.retrieved],
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
+            "notice": self.notice,
         }

@@ -16,13 +16,13 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from bot.answer_types import REFUSAL_ZH, Answer, Citation, Turn
+from bot.answer_types import MODEL_DOWN, REFUSAL_ZH, Answer, Citation, Turn
 from bot.conversation import bound_history, language_of, looks_like_followup, rule_rewrite, unresolved
-from bot.errors import UserError
+from bot.errors import ModelDown, UserError
 from bot.extractive import Pick, SentencePicker, is_confirmation, missing_fact_in, text_order
 from bot.guard import DECLINE_EN, DECLINE_ZH, is_injection
 from bot.keyword import has_chinese
-from bot.llm import ChatBackend, LlamaCppBackend, Message, local_available, openai_backend
+from bot.llm import ChatBackend, Message, local_available, local_backend, openai_backend
 from bot.prompting import answer_messages, condense_messages, translate_messages
 from bot.retrieval import Passage, Retriever
 from bot.sentences import Sentence, overlap
@@ -96,7 +96,7 @@ class Answerer:
         with self._lock:
             if mode not in self._backends:
                 self._backends[mode] = (
-                    LlamaCppBackend(self.settings) if mode == "local" else openai_backend(self.settings)
+                    local_backend(self.settings) if mode == "local" else openai_backend(self.settings)
                 )
             return self._backends[mode]
 
@@ -105,9 +105,22 @@ class Answerer:
         resolved = self.resolve_mode(mode)
         self.picker.warm()
         if resolved != "extractive":
-            # Evaluates the fixed system prompt once, so its KV state is cached for users.
-            list(self.backend(resolved).stream(answer_messages("你好", [], "zh"), max_tokens=1))
+            # Evaluates the fixed system prompt once, so its KV state is cached for users (a
+            # worker process primes itself again after every restart).
+            backend = self.backend(resolved)
+            messages = answer_messages("你好", [], "zh")
+            prime = getattr(backend, "prime", None)
+            if prime is not None:
+                prime(messages)
+            else:
+                list(backend.stream(messages, max_tokens=1))
         return resolved
+
+    def down(self, mode: str) -> str | None:
+        """Why `mode`'s model cannot answer right now (its worker died and is restarting), or None."""
+        if mode == "extractive":
+            return None
+        return getattr(self.backend(mode), "down", None)
 
     # -- answering ------------------------------------------------------------------------------
     def answer(self, question: str, history: list[Turn] | None = None, mode: str | None = None) -> Answer:
@@ -132,13 +145,19 @@ class Answerer:
             yield text
             yield Answer(q, text, [], True, resolved, q, [], _timings(t0, 0.0, t0))
             return
-        rewritten = self._rewrite(q, turns, resolved)
+        down = self.down(resolved)
+        try:
+            rewritten = rule_rewrite(q, turns) if down else self._rewrite(q, turns, resolved)
+        except ModelDown as exc:  # died while rewriting: the rule rewrites, extractive answers
+            down, rewritten = str(exc), rule_rewrite(q, turns)
         t_r = time.perf_counter()
         passages = self.retriever.search(rewritten, k=self.settings.top_k)
         retrieve_ms = (time.perf_counter() - t_r) * 1000
         avoid = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
-        if resolved == "extractive":
+        if resolved == "extractive" or down:
             ans = self._extractive(q, rewritten, passages, avoid, lang)
+            if down:
+                _mark_down(ans, down, lang)
             ans.timings = _timings(t0, retrieve_ms, time.perf_counter())
             yield ans.text
             yield ans
@@ -256,21 +275,29 @@ class Answerer:
         verifier = Verifier(context, self.picker.similarity, q, step=not pick.wants_list)
         first_ms: float | None = None
         shown, held = "", ""
-        for delta in self.backend(mode).stream(answer_messages(q, context, lang), self.settings.max_answer_tokens):
-            held += verifier.feed(delta)
-            # A refusal is rewritten below, so nothing of it is streamed; an answer to a question
-            # asking for a kind of fact (a sum, a year…) is held until the verified text has one,
-            # so what was shown is never replaced by a refusal.
-            if (
-                held
-                and not is_refusal(verifier.draft)
-                and not missing_fact_in(q, shown + held + _quotes(verifier.citations))
-            ):
-                first_ms = first_ms if first_ms is not None else (time.perf_counter() - t0) * 1000
-                yield held
-                shown, held = shown + held, ""
+        died: str | None = None
+        try:
+            for delta in self.backend(mode).stream(answer_messages(q, context, lang), self.settings.max_answer_tokens):
+                held += verifier.feed(delta)
+                # A refusal is rewritten below, so nothing of it is streamed; an answer to a question
+                # asking for a kind of fact (a sum, a year…) is held until the verified text has one,
+                # so what was shown is never replaced by a refusal.
+                if (
+                    held
+                    and not is_refusal(verifier.draft)
+                    and not missing_fact_in(q, shown + held + _quotes(verifier.citations))
+                ):
+                    first_ms = first_ms if first_ms is not None else (time.perf_counter() - t0) * 1000
+                    yield held
+                    shown, held = shown + held, ""
+        except ModelDown as exc:
+            # The model died mid-answer. What was shown is verified; the picked sentences, which
+            # hold the fact, follow quoted, so the answer completes as the extractive one would.
+            died = str(exc)
         tail = held + verifier.finish()
-        if verifier.cut:
+        if died and shown:
+            tail += verifier.add_quotes(pick.sentences, " The text says: " if lang == "en" else "原文：")
+        elif verifier.cut:
             # A sentence ended at its verified head ("……"): the sentences that hold the fact
             # follow, quoted, so the answer is still there.
             tail += verifier.add_quotes(pick.sentences, " The text says: " if lang == "en" else "原文：")
@@ -287,7 +314,9 @@ class Answerer:
         notes = [f"dropped unsupported: {d}" for d in checked.dropped if not is_refusal(d)]
         why = ""
         if not shown:
-            if checked.refused:
+            if died:
+                why = died
+            elif checked.refused:
                 why = f"the {mode} model refused, but the text answers it"
             elif not checked.citations:
                 why = f"no supported sentence in the {mode} draft"
@@ -306,10 +335,20 @@ class Answerer:
         elif tail:
             yield tail
         ans.notes = notes
+        if died:
+            _mark_down(ans, died, lang)
         ans.timings = _timings(t0, retrieve_ms, time.perf_counter())
         if shown and first_ms is not None:
             ans.timings["first_token_ms"] = first_ms
         yield ans
+
+
+def _mark_down(ans: Answer, reason: str, lang: str) -> None:
+    """The model was down for this answer: say so to the user, keep the reason for logs and CLI."""
+    ans.notice = MODEL_DOWN["en" if lang == "en" else "zh"]
+    ans.degraded = reason
+    if reason not in " ".join(ans.notes):
+        ans.notes.append(f"{reason}; answered extractively")
 
 
 def _whole(ans: Answer, note: str, t0: float, retrieve_ms: float) -> Iterator[str | Answer]:

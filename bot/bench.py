@@ -24,6 +24,9 @@ from bot.scoring import percentile, score_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMS = ("peer", "local", "extractive")
+# `local` runs the model in its worker process; `local_inprocess` is the same model in the
+# answering process, run only to measure what the worker costs (`--systems`).
+ALL_SYSTEMS = (*SYSTEMS, "local_inprocess")
 DEFAULT_CMRC = ROOT.parent / "shared" / "benchmarks" / "cmrc2018" / "cmrc2018_trial.json"
 
 
@@ -266,6 +269,8 @@ def run_bench(
                 ),
                 "local_peak_rss": _ratio(s["local"]["peak_rss_mib"], s["peer"]["peak_rss_mib"]),
             }
+        if "local" in s and "local_inprocess" in s:
+            report["worker_vs_inprocess"] = worker_cost(out)
         embedder = Embedder(Settings())
         report["indexing"] = indexing(work, cmrc, embedder)
         report["retrieval_at_scale"] = retrieval_at_scale(work, list(scales), embedder)
@@ -280,6 +285,22 @@ def run_bench(
     (out / "bench.md").write_text(render_markdown(report), encoding="utf-8")
     _chart(report, out / "bench.png")
     return report
+
+
+def worker_cost(out: Path) -> dict[str, Any]:
+    """First-token cost of the worker process: p50s and the per-question median difference."""
+    rows = {}
+    for system in ("local", "local_inprocess"):
+        lines = (out / f"answers-{system}.jsonl").read_text(encoding="utf-8").splitlines()
+        rows[system] = {r["id"]: r["timings"]["first_token_ms"] for r in map(json.loads, lines)}
+    diffs = [rows["local"][i] - rows["local_inprocess"][i] for i in rows["local"] if i in rows["local_inprocess"]]
+    p50 = {k: percentile(list(v.values()), 0.5) or 0.0 for k, v in rows.items()}
+    return {
+        "first_token_p50_ms": p50,
+        "first_token_p50_delta_ms": round(p50["local"] - p50["local_inprocess"], 1),
+        "first_token_median_paired_delta_ms": percentile(diffs, 0.5),
+        "questions": len(diffs),
+    }
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

@@ -29,8 +29,15 @@ class _TokenCounter:
         self.counts: list[int] = []
 
     def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
-        self.counts.append(sum(self.inner.count_tokens(m["content"]) for m in messages))
         yield from self.inner.stream(messages, max_tokens)
+        # Counted after the answer, so a count that crosses a process does not add to its time.
+        self.counts.append(sum(self.inner.count_tokens(m["content"]) for m in messages))
+
+    def __getattr__(self, name: str) -> Any:  # down, prime: the worker's own
+        return getattr(self.inner, name)
+
+
+_SELF_AND_CHILDREN = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
 
 
 def _history(item: dict[str, Any]) -> list[Turn]:
@@ -73,6 +80,7 @@ def run_ours(items: list[dict[str, Any]], settings: Settings, mode: str) -> tupl
 
     answerer = Answerer(settings)
     answerer.warm_up(mode)
+    backend = answerer.backend(mode) if mode != "extractive" else None
     counter = None
     if mode != "extractive":
         counter = _TokenCounter(answerer.backend(mode))
@@ -80,6 +88,9 @@ def run_ours(items: list[dict[str, Any]], settings: Settings, mode: str) -> tupl
     rows = []
     for item in items:
         rows.append(answerer.answer(item["question"], _history(item), mode).as_dict(item["id"]))
+    close = getattr(backend, "close", None)
+    if close is not None:
+        close()  # a worker process is waited for, so its peak memory is counted below
     return rows, counter.counts if counter else []
 
 
@@ -91,6 +102,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="qs-bench-") as tmp:
         if system == "peer":
             rows, tokens = run_peer(items, settings, Path(tmp))
+        elif system == "local_inprocess":  # the same model without the worker process, for its cost
+            rows, tokens = run_ours(items, settings.model_copy(update={"llm_isolation": "inprocess"}), "local")
         else:
             rows, tokens = run_ours(items, settings, system)
     report = {
@@ -98,7 +111,8 @@ def main(argv: list[str]) -> int:
         "rows": rows,
         "prompt_tokens_mean": round(sum(tokens) / len(tokens), 1) if tokens else 0.0,
         "seconds": round(time.perf_counter() - t0, 1),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # This process and its largest child (the model's worker) together.
+        "peak_rss_mib": round(sum(resource.getrusage(w).ru_maxrss for w in _SELF_AND_CHILDREN) / 1024, 1),
     }
     out.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
     return 0

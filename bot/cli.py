@@ -147,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("out/bench"))
     p.add_argument("--cmrc", type=Path, default=None, help="CMRC 2018 split for the indexing figure")
     p.add_argument("--scales", default="1000,10000,100000", help="synthetic index sizes for search latency")
+    p.add_argument(
+        "--systems",
+        default="peer,local,extractive",
+        help="comma-separated, of peer, local, extractive, local_inprocess (the model without its worker process)",
+    )
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("cmrc-convert", help="turn a CMRC 2018 split into a corpus and questions")
@@ -327,7 +332,7 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bot.bench import DEFAULT_CMRC, run_bench
+    from bot.bench import ALL_SYSTEMS, DEFAULT_CMRC, run_bench
 
     try:
         scales = tuple(int(x) for x in args.scales.split(",") if x.strip())
@@ -335,7 +340,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UserError(f"--scales wants numbers like 1000,10000, got {args.scales!r}") from None
     if args.limit < 0 or not args.questions.exists() or any(n < 100 or n > 1_000_000 for n in scales):
         raise UserError("--limit ≥ 0, --questions must exist, and each scale must be 100..1,000,000")
-    report = run_bench(args.questions, args.limit or None, args.out, args.cmrc or DEFAULT_CMRC, scales)
+    systems = tuple(x.strip() for x in args.systems.split(",") if x.strip())
+    if not systems or not set(systems) <= set(ALL_SYSTEMS):
+        raise UserError(f"--systems takes a comma-separated list of {', '.join(ALL_SYSTEMS)}")
+    report = run_bench(args.questions, args.limit or None, args.out, args.cmrc or DEFAULT_CMRC, scales, systems)
     print((args.out / "bench.md").read_text(encoding="utf-8"))
     print(f"wrote {args.out / 'bench.json'}, bench.md and bench.png ({len(report['systems'])} systems)")
     return 0
@@ -399,6 +407,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for item in items:
         where = f"{args.questions}:{item['id']}" if args.questions else "question"
         ans = answerer.answer(item["question"], _history(item.get("history"), where), args.mode)
+        if args.mode == "local" and ans.degraded:
+            # Asked for the local model by name: its death is the answer, not a quiet fallback.
+            raise UserError(
+                f"{ans.degraded}. Run `bash scripts/setup.sh` (it rebuilds llama-cpp-python and proves the build "
+                "on this CPU), or ask with --mode extractive"
+            )
         if args.json:
             print(json.dumps(ans.as_dict(item["id"]), ensure_ascii=False), flush=True)
         else:

@@ -21,6 +21,11 @@ class IndexCorruptError(UserError):
     """The embedded index cannot be opened (damaged files); `index --rebuild` sets it aside."""
 
 
+class ModelDown(UserError):
+    """The local model's worker process is not serving (it died, is restarting, or is busy for too
+    long); the answerer falls back to the extractive answer and says so."""
+
+
 def error_body(message: str, kind: str = "invalid_request_error", code: str | None = None) -> dict[str, Any]:
     """One error shape for every HTTP endpoint and middleware; it is also what OpenAI clients expect."""
     return {"error": {"message": message, "type": kind, "code": code}}

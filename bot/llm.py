@@ -38,6 +38,22 @@ def local_available(settings: Settings) -> bool:
     return local_model_path(settings).exists() and importlib.util.find_spec("llama_cpp") is not None
 
 
+def local_backend(settings: Settings) -> ChatBackend:
+    """The `local` mode's backend: in a supervised worker process unless settings say in-process."""
+    path = local_model_path(settings)
+    if not path.exists():
+        raise UserError(f"local model not found at {path}; run `qingshan-bot models pull`")
+    if settings.llm_isolation == "inprocess":
+        return LlamaCppBackend(settings)
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise UserError("llama-cpp-python is not installed; run `bash scripts/setup.sh` (it compiles it once)")
+    from bot.llm_worker import WorkerBackend
+
+    return WorkerBackend(settings)
+
+
 class LlamaCppBackend:
     """One model per process; generations are serialised (llama.cpp contexts are not reentrant)."""
 

@@ -18,6 +18,7 @@ CSS = """
 .qs-answer{line-height:1.7}
 .qs-ref{color:#1f6f4a;font-weight:600;font-size:.8em;vertical-align:super;margin:0 1px}
 .qs-refused{border-left:4px solid #c47f00;padding-left:10px;background:#fff8e6}
+.qs-notice{font-size:13px;color:#8a5a00;background:#fff3d6;border-radius:6px;padding:4px 8px;margin-bottom:6px}
 .qs-badge{display:inline-block;font-size:12px;font-weight:600;color:#8a5a00;background:#ffe8b3;
   border-radius:4px;padding:0 6px;margin-bottom:4px}
 .qs-error{color:#b00020}
@@ -75,6 +76,8 @@ def render_answer(answer: dict[str, Any]) -> str:
     parts = [f"<div class='qs-answer{' qs-refused' if refused else ''}'>"]
     if refused:
         parts.append("<div class='qs-badge'>文中未提及</div><br>")
+    if answer.get("notice"):
+        parts.append(f"<div class='qs-notice'>{_text(answer['notice'])}</div>")
     parts.append(_with_markers(answer["answer"]))
     if answer["citations"]:
         parts.append("<div class='qs-cites'>")

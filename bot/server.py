@@ -103,6 +103,9 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     @app.get("/readyz", tags=["health"])
     def readyz() -> Any:
         reason = service.unavailable()
+        if reason is None and (down := service.degraded()):
+            # Still answering (extractively), so 200: a load balancer should keep sending traffic.
+            return {"status": "degraded", "mode": service.mode, "answering": "extractive", "reason": down}
         if reason is None:
             return {
                 "status": "ready",

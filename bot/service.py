@@ -81,6 +81,16 @@ class AnswerService:
             return str(exc)
         return None
 
+    def degraded(self) -> str | None:
+        """Why answers are extractive for now although the mode has a model (its worker is
+        restarting), or None."""
+        if not self.ready or self.mode == "extractive":
+            return None
+        try:
+            return self.answerer.down(self.mode)
+        except UserError as exc:
+            return str(exc)
+
     def _answerable(self, question: str) -> bool:
         # Extractive is the cheap check that the text answers it, with citations.
         ans = self.answerer.answer(question, mode="extractive")
@@ -108,14 +118,31 @@ class AnswerService:
 
     def answer(self, question: str, history: list[Turn], mode: str) -> Answer:
         with self.slot(mode):
-            return self.answerer.answer(question, history, mode)
+            return _logged(self.answerer.answer(question, history, mode))
 
     def stream(self, question: str, history: list[Turn], mode: str) -> HeldStream:
         """Takes a generation slot now (waiting in the bounded queue, or raising `Busy`), so an
         overloaded server answers 503 before any stream starts; the slot is freed on close."""
         stack = contextlib.ExitStack()
         stack.enter_context(self.slot(mode))
-        return HeldStream(self.answerer.stream(question, history, mode), stack.close)
+        return HeldStream(_logged_stream(self.answerer.stream(question, history, mode)), stack.close)
+
+
+def _logged(item: Any) -> Any:
+    """An answer the model could not give is the operator's business: the log says why."""
+    if isinstance(item, Answer) and item.degraded:
+        log.warning("answered extractively: %s", item.degraded)
+    return item
+
+
+def _logged_stream(inner: Iterator[str | Answer]) -> Iterator[str | Answer]:
+    try:
+        for item in inner:
+            yield _logged(item)
+    finally:
+        close = getattr(inner, "close", None)
+        if close is not None:
+            close()
 
 
 class HeldStream:

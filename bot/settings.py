@@ -81,6 +81,17 @@ class Settings(BaseSettings):
         description="Map the GGUF instead of reading it. Off: llama.cpp repacks the weights for the CPU "
         "anyway, so a mapping only doubles resident memory (measured 1.85 vs 1.24 GB for the 1.5B model).",
     )
+    llm_isolation: Literal["worker", "inprocess"] = Field(
+        "worker",
+        description="worker = llama.cpp runs in a supervised child process, so a crash of the native library "
+        "(segfault, abort, out of memory) costs one answer, not the server; inprocess = in this process.",
+    )
+    llm_start_timeout_s: float = Field(300.0, gt=0, description="Longest wait for the worker to load the model.")
+    llm_stall_timeout_s: float = Field(
+        120.0, gt=0, description="A worker silent this long in a generation is killed and restarted."
+    )
+    llm_restart_backoff_s: float = Field(1.0, ge=0, description="First wait before restarting a dead worker.")
+    llm_restart_backoff_max_s: float = Field(30.0, ge=0, description="The wait doubles per crash up to this.")
     max_answer_tokens: int = Field(200, ge=16, le=2048)
     openai_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
     openai_model: str = "qwen2.5-coder-1.5b-instruct"

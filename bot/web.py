@@ -40,6 +40,8 @@ def mode_line(service: AnswerService) -> str:
         return f"⚠️ 服务未就绪：{service.error}"
     if not service.ready:
         return "正在加载索引和模型……"
+    if down := service.degraded():
+        return f"⚠️ 本地模型正在重启，回答暂用摘录模式（{down}）"
     name = MODE_NAMES.get(service.mode, service.mode)
     note = (
         "（未找到本地模型，已改用摘录模式）" if service.settings.mode == "auto" and service.mode == "extractive" else ""
@@ -154,6 +156,8 @@ def build_chat_page(
         clear.click(lambda: ([], "", [], {}), None, [chat, box, turns, records], api_visibility="private")
         chat.like(on_feedback, records, None, api_visibility="private")
         page.load(lambda: mode_line(service), None, mode, api_visibility="private")
+        # The mode line follows a model restart without a reload.
+        gr.Timer(5).tick(lambda: mode_line(service), None, mode, api_visibility="private")
         page.load(starters, None, examples, api_visibility="private")
         gr.api(answer_text, api_name="chat", concurrency_limit=None)
     return page

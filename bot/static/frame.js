@@ -70,6 +70,7 @@
         node.appendChild(b);
       } else if (part) node.appendChild(document.createTextNode(part));
     });
+    if (ans.notice) node.insertBefore(el("div", "notice", ans.notice), node.firstChild);
     if (ans.citations.length) node.appendChild(cites);
     var before = history.slice();  // the turns before this answer, for its feedback record
     var foot = el("div", "meta mode", T.mode + ": " + ans.mode + " ");
