@@ -157,7 +157,7 @@ def build_chat_page(
         chat.like(on_feedback, records, None, api_visibility="private")
         page.load(lambda: mode_line(service), None, mode, api_visibility="private")
         # The mode line follows a model restart without a reload.
-        gr.Timer(5).tick(lambda: mode_line(service), None, mode, api_visibility="private")
+        gr.Timer(5).tick(lambda: mode_line(service), None, mode, api_visibility="private", concurrency_limit=None)
         page.load(starters, None, examples, api_visibility="private")
         gr.api(answer_text, api_name="chat", concurrency_limit=None)
     return page

@@ -224,20 +224,31 @@ def _stream_and_kill(server: str, question: str, server_pid: int, sig: signal.Si
 @pytest.mark.integration
 @pytest.mark.llm
 def test_the_server_stays_up_when_its_worker_dies_and_answers_by_fallback(tmp_path: Path) -> None:
-    from bot.screenshots import bot_server, free_port
+    from bot.screenshots import ask_on_chat_page, bot_server, free_port, launch_chromium
 
     (tmp_path / "corpus").mkdir()
     shutil.copy(ARTICLE, tmp_path / "corpus" / ARTICLE.name)
     args = ["--mode", "local", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
     procs: list[Any] = []
-    env = {"QINGSHAN_DATA_DIR": str(tmp_path / "data"), "QINGSHAN_LLM_RESTART_BACKOFF_S": "3"}
-    with bot_server(args, free_port(), procs=procs, env=env) as server:
+    env = {"QINGSHAN_DATA_DIR": str(tmp_path / "data"), "QINGSHAN_LLM_RESTART_BACKOFF_S": "10"}
+    from playwright.sync_api import sync_playwright
+
+    with bot_server(args, free_port(), procs=procs, env=env) as server, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_page()
+        page.goto(server + "/chat/")
+        page.get_by_text("本地模型").first.wait_for()
+        answer = ask_on_chat_page(page, FACT)
+        assert "19" in answer.inner_text() and answer.locator("details.qs-cite").count() >= 1
+        assert "模式：local" in answer.inner_text()
+
         server_pid = procs[0].pid
         final = _stream_and_kill(server, LIST, server_pid, signal.SIGSEGV)
         assert final["notice"] and final["citations"] and not final["refused"]
         status, ready = _get(server + "/readyz")
         assert status == 200 and ready["status"] == "degraded" and "SIGSEGV" in ready["reason"]
         assert _get(server + "/healthz") == (200, {"status": "ok"})
+        page.get_by_text("本地模型正在重启").wait_for(timeout=15_000)  # the mode line follows by itself
 
         deadline = time.monotonic() + 120
         while _get(server + "/readyz")[1]["status"] != "ready":
@@ -252,3 +263,4 @@ def test_the_server_stays_up_when_its_worker_dies_and_answers_by_fallback(tmp_pa
             again = json.loads(r.read())
         assert again["mode"] == "local" and again["notice"] is None and "19" in again["answer"]
         assert procs[0].poll() is None, "the server never went down"
+        browser.close()
