@@ -131,6 +131,7 @@ def test_ask_json_shape_and_batch_with_history(workdir: Path) -> None:
     rows = [json.loads(x) for x in out.splitlines()]
     assert [r["id"] for r in rows] == ["h1", "h2", "h3"]
     keys = {"id", "question", "answer", "refused", "mode", "rewritten_question", "citations", "retrieved", "timings"}
+    keys.add("notice")  # why an answer was degraded (the local model restarting), else null
     assert all(set(r) == keys for r in rows)
     first = rows[0]
     assert "19家" in first["answer"] and not first["refused"] and first["mode"] == "extractive"
