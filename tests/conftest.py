@@ -5,12 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.offline import enforce_offline
-from bot.settings import Settings
-from tests.fakes import FakeEmbedder
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTICLE = ROOT / "corpus" / "qingshan-article.md"
+from bot.core.offline import enforce_offline
+from bot.core.settings import Settings
+from tests.support import ARTICLE
+from tests.support.fakes import FakeEmbedder
 
 enforce_offline()
 
@@ -42,14 +40,14 @@ def fake_embedder(settings: Settings) -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def real_embedder():
     """The real default model, loaded once per test session."""
-    from bot.embeddings import Embedder
+    from bot.models.embedder import Embedder
 
     return Embedder(Settings())
 
 
 @pytest.fixture(scope="session")
 def real_retriever(tmp_path_factory: pytest.TempPathFactory, real_embedder):
-    from bot.retrieval import Retriever
+    from bot.retrieval.retriever import Retriever
 
     base = tmp_path_factory.mktemp("article")
     corpus = base / "corpus"

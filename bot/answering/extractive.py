@@ -1,0 +1,208 @@
+"""The extractive mode: no LLM. Choose the sentences that answer, quote them with citations,
+or refuse when the passages do not hold what the question asks for.
+
+Sentences are scored by the idf-weighted query terms they contain (Chinese) and by embedding
+similarity (any language; sentence vectors are cached), plus a small prior for the passage's
+rank. Refusal checks what *kind* of fact is asked (an amount of money, a year, a count, a
+person, an address, a named attribute) and whether the chosen sentences contain one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.answering.sentences import Sentence, overlap, passage_sentences
+from bot.answering.structure import DocumentMap
+from bot.answering.wordlists import pairs, words
+from bot.retrieval.keyword import has_chinese, tokenize
+from bot.retrieval.retriever import Passage, Retriever
+
+# A runner-up scoring under this share of the best sentence leaves the best a clear choice.
+CLEAR_LEAD = 0.9
+_LIST_Q = re.compile(r"哪些|哪几|分别|都有|有什么|有哪|列举|几个|几项|几家|几份|协议|还有|which|what are|list", re.I)
+
+# Kinds of facts: (question pattern, what a supporting sentence must contain).
+_KINDS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (
+        re.compile(
+            r"(多少|几)(钱|资金|经费|投资|元|万元|亿)|投资额|投入了?多少|售价|价格|预算|多少.{0,4}(资金|经费|钱)"
+        ),
+        re.compile(r"\d[\d.,]*\s*(万|亿)?元"),
+    ),
+    (
+        re.compile(r"哪一?年|什么时候|何时|几月|成立时间|成立于|哪年"),
+        re.compile(r"\d{4}\s*年|\d+\s*月|去年|今年|前年|目前|正在"),
+    ),
+    # A day is not answered by "去年" (a held-out question asked which day a meeting was held).
+    (
+        re.compile(r"哪一?天|几号|几月几[日号]|具体日期|什么日子"),
+        re.compile(r"\d+\s*[日号]|[一二三四五六七八九十]+[日号]"),
+    ),
+    (re.compile(r"(多少|几)\s*(名|位|人)(?!才)|员工|职工"), re.compile(r"\d+\s*(余)?\s*(名|位|人)")),
+    (
+        re.compile(r"(多少|几)\s*(家|个|项|份|吨|所|座)"),
+        re.compile(r"(\d+|[一二两三四五六七八九十]+)\s*(余)?\s*(家|个|项|份|吨|所|座|大)"),
+    ),
+    (
+        re.compile(r"(长|书记|主任|专家|教授|负责人|领导|人员|干部)\S{0,6}(叫什么|名字|姓名|是谁)"),
+        re.compile(r"(区长|书记|主任|局长|总经理|董事长|教授|专家)[\u4e00-\u9fff]{2,3}(?=[，,。、])"),
+    ),
+    (
+        re.compile(
+            r"地址|哪条(街|路)|门牌|位于哪|在哪(个|条)?(街|路)|在哪里?(开|办|召开|举办|举行)|什么地方(开|办|召开|举办|举行)|地点"
+        ),
+        re.compile(r"[路街道巷]\d*号?|位于|在[\u4e00-\u9fff]{2,20}(召开|举办|举行)"),
+    ),
+    (re.compile(r"\b(how much|budget|cost|price|invest)", re.I), re.compile(r"\d[\d.,]*\s*(万|亿)?元")),
+    (
+        re.compile(r"\b(when|what year|which year|founded|established)\b", re.I),
+        re.compile(r"\d{4}\s*年|去年|目前|正在"),
+    ),
+]
+# Attributes people ask about that a sentence must name to answer (a missing one means 文中未提及).
+_ATTRIBUTES = list(words("attributes"))
+# Attributes a text states without naming them ("630℃" is a temperature).
+_SAID_AS = pairs("said_as")
+_CONFIRM = re.compile(
+    r"(吧|吗|对吧|对吗|是吗|没错吧|对不对|是不是|是真的吗|真的吗)[？?！!。]*$|^(is|are|was|did|does|do)\b",
+    re.I,
+)
+
+
+def text_order(sentences: list[Sentence]) -> list[Sentence]:
+    return sorted(sentences, key=lambda s: (s.passage.chunk.doc_id, s.start))
+
+
+@dataclass(frozen=True)
+class Pick:
+    best_first: list[Sentence]
+    refused: bool
+    reason: str = ""
+    wants_list: bool = False
+    clear_best: bool = False  # the best sentence leads the runner-up clearly (CLEAR_LEAD)
+
+    @property
+    def sentences(self) -> list[Sentence]:
+        """The picked sentences as the text has them (how they are quoted)."""
+        return text_order(self.best_first)
+
+
+class SentencePicker:
+    def __init__(self, retriever: Retriever, *, max_sentences: int = 3) -> None:
+        self.retriever = retriever
+        self.max_sentences = max_sentences
+        self._vectors: dict[str, np.ndarray] = {}
+        self._map: DocumentMap | None = None
+        self._map_of: object = None
+
+    def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        if is_query:
+            return np.asarray(self.retriever.embedder.encode(texts, is_query=True))
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            for t, v in zip(missing, self.retriever.embedder.encode(missing, is_query=False), strict=True):
+                self._vectors[t] = np.asarray(v)
+        return np.stack([self._vectors[t] for t in texts])
+
+    def similarity(self, query: str, texts: list[str]) -> list[float]:
+        """Cosine similarity of a query to texts (sentence vectors cached)."""
+        vec = self._embed([query], is_query=True)[0]
+        return [float(x) for x in self._embed(texts, is_query=False) @ vec]
+
+    def warm(self, limit: int = 5000) -> int:
+        """Embed every sentence of a small corpus up front, so answers never wait for it."""
+        from bot.retrieval.retriever import Passage
+
+        passages = [Passage(c, 0.0, 1) for c in self.retriever.chunks]
+        sents = passage_sentences(passages)
+        if len(sents) <= limit:
+            self._embed([s.text for s in sents], is_query=False)
+        return len(self._vectors)
+
+    def rank(self, question: str, passages: list[Passage], avoid: str = "") -> list[tuple[Sentence, float]]:
+        sents = passage_sentences(passages)
+        if not sents:
+            return []
+        kw = self.retriever.keyword
+        lexical = np.zeros(len(sents))
+        if has_chinese(question) and kw is not None:
+            q = set(tokenize(question, query=True))
+            for i, s in enumerate(sents):
+                lexical[i] = sum(kw.idf(t) for t in q & set(tokenize(s.text)))
+            if lexical.max() > 0:
+                lexical /= lexical.max()
+        dense = np.asarray(self.similarity(question, [s.text for s in sents]))
+        prior = np.array([1.0 / s.passage.rank for s in sents])
+        w_lex = 0.6 if lexical.any() else 0.0
+        score = w_lex * lexical + (1 - w_lex) * dense + 0.05 * prior
+        if avoid:  # a follow-up ("还有呢？") wants what was not said yet
+            score -= np.array([0.3 * (overlap(s.text, avoid) > 0.6) for s in sents])
+        order = np.argsort(-score, kind="stable")
+        return [(sents[i], float(score[i])) for i in order]
+
+    def pick(self, question: str, passages: list[Passage], avoid: str = "", asked: str = "") -> Pick:
+        """`question` is what to search with (a follow-up carries the previous question);
+        `asked` is what the user asked now, which alone says whether a list is wanted."""
+        ranked = self.rank(question, passages, avoid)
+        if not ranked:
+            return Pick([], True, "no passages")
+        best = ranked[0][1]
+        wants_list = bool(_LIST_Q.search(asked or question))
+        limit = self.max_sentences + (1 if wants_list else 0)
+        floor = best * (0.55 if wants_list else 0.8)
+        chosen = [s for s, sc in ranked[:limit] if sc >= floor]
+        reason = missing_fact(question, chosen)
+        if reason:
+            # The fact asked for may sit in a slightly lower-ranked sentence: take the best ones
+            # that hold it before giving up.
+            holders = [s for s, sc in ranked[:8] if sc >= best * 0.5 and not missing_fact(question, [s])]
+            if not holders:
+                return Pick(chosen[:1], True, reason)
+            chosen = holders[: max(1, limit - 1)]
+        clear = chosen[0] is ranked[0][0] and (len(ranked) == 1 or ranked[1][1] < CLEAR_LEAD * best)
+        if wants_list:
+            chosen = self._with_items(question, chosen)
+        return Pick(chosen, False, wants_list=wants_list, clear_best=clear)
+
+    def _with_items(self, question: str, chosen: list[Sentence]) -> list[Sentence]:
+        """A list question whose best sentences introduce the items (a count, a topic lead)
+        gets those items, which similarity alone ranks too low to choose."""
+        if self._map_of is not self.retriever.chunks:  # a reloaded index is a new map
+            self._map, self._map_of = DocumentMap(self.retriever.chunks), self.retriever.chunks
+        assert self._map is not None
+        for s in chosen[:2]:
+            items = self._map.list_items(s, question)
+            if items:
+                starts = {i.start for i in items}
+                # Of the other chosen sentences only the runner-up stays: the items are the list.
+                return [s, *items, *(c for c in chosen[:2] if c is not s and c.start not in starts)]
+        return chosen
+
+
+def missing_fact(question: str, sentences: list[Sentence]) -> str:
+    """Why the chosen sentences cannot answer, or "" when they can."""
+    return missing_fact_in(question, "".join(s.text for s in sentences))
+
+
+def is_confirmation(question: str) -> bool:
+    """A yes/no check ("……是……吧？", "Is it …?")."""
+    return bool(_CONFIRM.search(question.strip()))
+
+
+def missing_fact_in(question: str, text: str) -> str:
+    if is_confirmation(question):
+        return ""  # a yes/no check is answered (and corrected) from what the text does say
+    for attr in _ATTRIBUTES:
+        said = _SAID_AS.get(attr, re.escape(attr.lower()))
+        if attr.lower() in question.lower() and not re.search(said, text.lower()):
+            return f"asks for {attr}"
+    for asked, needed in _KINDS:
+        if asked.search(question) and not needed.search(text):
+            return f"asks for {asked.pattern[:20]}…"
+    for year in re.findall(r"(\d{4})\s*年", question):
+        if year not in text:
+            return f"asks about {year}"
+    return ""

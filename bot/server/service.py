@@ -1,0 +1,187 @@
+"""What every server adapter (API, chat page, widget) shares: the answerer behind the generation
+gate, readiness, and checked starter questions. Adapters stay thin: they translate, this decides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from bot.answering.answerer import Answerer
+from bot.answering.types import Answer
+from bot.core.errors import UserError
+from bot.core.jsonl import Turn
+from bot.core.settings import Settings
+from bot.core.text import clean_question
+from bot.ingest.chunking import headings
+from bot.server.gate import GenerationGate
+
+log = logging.getLogger(__name__)
+
+# Starters drawn from headings when the profile lists none: a few, from different documents.
+STARTERS_FROM_HEADINGS = 4
+
+
+class AnswerService:
+    def __init__(self, settings: Settings, answerer: Answerer | None = None) -> None:
+        self.settings = settings
+        self.answerer = answerer or Answerer(settings)
+        self.gate = GenerationGate(settings.max_generations, settings.max_queue, settings.queue_timeout_s)
+        self.ready = False
+        self.error: str | None = None
+        self.mode = "extractive"  # what `auto` resolved to, set by warm_up
+        self.profile = settings.profile()
+        self.starters: list[str] = []
+        self.ready_in_s: float | None = None
+
+    # -- start-up ------------------------------------------------------------------------------
+    def warm_up(self, retry_every_s: float = 0.0) -> None:
+        """Load index and model, prime the system prompt's cache, check the starter questions.
+
+        With `retry_every_s`, problems the operator can fix while the server runs (the Chroma
+        server not up yet, the index not built yet) are retried until they are fixed."""
+        t0 = time.perf_counter()
+        while True:
+            try:
+                self.mode = self.answerer.warm_up()
+                self.starters = self._starters()
+                break
+            except UserError as exc:
+                self.error = str(exc)
+                log.error("warm-up failed: %s", exc)
+                if retry_every_s <= 0:
+                    return
+                time.sleep(retry_every_s)
+            except Exception as exc:  # a bug, not a condition that heals: reported by /readyz
+                self.error = f"{exc.__class__.__name__}: {exc}"
+                log.exception("warm-up failed")
+                return
+        self.error = None
+        self.ready_in_s = time.perf_counter() - t0
+        self.ready = True
+        log.info("ready in %.1f s (mode %s, %d starters)", self.ready_in_s, self.mode, len(self.starters))
+
+    def start(self, background: bool = True) -> None:
+        if background:
+            threading.Thread(target=self.warm_up, args=(3.0,), name="warm-up", daemon=True).start()
+        else:
+            self.warm_up()
+
+    def unavailable(self) -> str | None:
+        """Why the service cannot answer right now, or None. Asks a Chroma server each time."""
+        if not self.ready:
+            return self.error or "loading index and model"
+        try:
+            self.answerer.retriever.store.heartbeat()
+        except UserError as exc:
+            return str(exc)
+        return None
+
+    def degraded(self) -> str | None:
+        """Why answers are extractive for now although the mode has a model (its worker is
+        restarting), or None."""
+        if not self.ready or self.mode == "extractive":
+            return None
+        try:
+            return self.answerer.down(self.mode)
+        except UserError as exc:
+            return str(exc)
+
+    def _starters(self) -> list[str]:
+        """The profile's starter questions, or ones drawn from the corpus's headings; either way
+        only those the index answers with a citation."""
+        if self.profile.starters:
+            return [q for q in self.profile.starters if self._answerable(q)]
+        out: list[str] = []
+        for heading in headings(self.answerer.retriever.chunks):
+            question = f"文中关于“{heading}”说了什么？"
+            if self._answerable(question):
+                out.append(question)
+            if len(out) == STARTERS_FROM_HEADINGS:
+                break
+        return out
+
+    def _answerable(self, question: str) -> bool:
+        # Extractive is the cheap check that the text answers it, with citations.
+        ans = self.answerer.answer(question, mode="extractive")
+        if ans.refused or not ans.citations:
+            log.warning("starter question dropped, the corpus does not answer it: %s", question)
+            return False
+        return True
+
+    # -- answering -----------------------------------------------------------------------------
+    def prepare(self, question: Any, history: list[Turn], mode: str | None) -> tuple[str, str]:
+        """Validate before anything streams, so bad input is a 4xx and not a broken stream."""
+        q = clean_question(question, self.settings.max_query_chars)
+        resolved = self.answerer.resolve_mode(mode)
+        if resolved != "extractive":
+            self.answerer.backend(resolved)  # a mode this server cannot run is the caller's 4xx
+        return q, resolved
+
+    @contextlib.contextmanager
+    def slot(self, mode: str) -> Iterator[None]:
+        if mode == "extractive":  # milliseconds of CPU: never queued behind the LLM
+            yield
+            return
+        with self.gate.slot():
+            yield
+
+    def answer(self, question: str, history: list[Turn], mode: str) -> Answer:
+        with self.slot(mode):
+            return _logged(self.answerer.answer(question, history, mode))
+
+    def stream(self, question: str, history: list[Turn], mode: str) -> HeldStream:
+        """Takes a generation slot now (waiting in the bounded queue, or raising `Busy`), so an
+        overloaded server answers 503 before any stream starts; the slot is freed on close."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.slot(mode))
+        return HeldStream(_logged_stream(self.answerer.stream(question, history, mode)), stack.close)
+
+
+def _logged(item: Any) -> Any:
+    """An answer the model could not give is the operator's business: the log says why."""
+    if isinstance(item, Answer) and item.degraded:
+        log.warning("answered extractively: %s", item.degraded)
+    return item
+
+
+def _logged_stream(inner: Iterator[str | Answer]) -> Iterator[str | Answer]:
+    try:
+        for item in inner:
+            yield _logged(item)
+    finally:
+        close = getattr(inner, "close", None)
+        if close is not None:
+            close()
+
+
+class HeldStream:
+    """An answer stream that holds a resource until exhausted or closed (even if never started)."""
+
+    def __init__(self, inner: Iterator[str | Answer], release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> HeldStream:
+        return self
+
+    def __next__(self) -> str | Answer:
+        try:
+            return next(self._inner)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            try:
+                close = getattr(self._inner, "close", None)
+                if close is not None:
+                    close()
+            finally:
+                release()
