@@ -27,7 +27,6 @@ from bot.answering.verify import Verifier, is_refusal
 from bot.core.errors import ModelDown, UserError
 from bot.core.jsonl import Turn
 from bot.core.settings import Settings
-from bot.core.text import clean_question
 from bot.models.llm import ChatBackend, Message, local_available, local_backend, openai_backend
 from bot.retrieval.keyword import has_chinese
 from bot.retrieval.retriever import Passage, Retriever
@@ -114,9 +113,14 @@ class Answerer:
     def stream(
         self, question: str, history: list[Turn] | None = None, mode: str | None = None
     ) -> Iterator[str | Answer]:
-        """Text deltas, then the final `Answer`. Deltas are verified sentences, never raw draft."""
+        """Text deltas, then the final `Answer`. Deltas are verified sentences, never raw draft.
+
+        `question` is already clean (`bot.core.text.clean_question`): each adapter validates once,
+        at its edge, so a bad request is refused before anything streams."""
         t0 = time.perf_counter()
-        q = clean_question(question, self.settings.max_query_chars)
+        q = question
+        if not q.strip():
+            raise UserError("the question is empty")
         turns = bound_history(list(history or []), self.settings.history_max_turns, self.settings.history_max_chars)
         resolved = self.resolve_mode(mode)
         lang = language_of(q)

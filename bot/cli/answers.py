@@ -11,6 +11,7 @@ from typing import Any
 from bot.cli.common import make_settings, read_questions, store_args
 from bot.core.errors import UserError
 from bot.core.jsonl import parse_history
+from bot.core.text import clean_question
 
 
 def register(sub: Any) -> None:
@@ -44,7 +45,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     answerer = Answerer(make_settings(args))
     for item in items:
         where = f"{args.questions}:{item['id']}" if args.questions else "question"
-        ans = answerer.answer(item["question"], parse_history(item.get("history"), where), args.mode)
+        question = clean_question(item["question"], answerer.settings.max_query_chars)
+        ans = answerer.answer(question, parse_history(item.get("history"), where), args.mode)
         if args.mode == "local" and ans.degraded:
             # Asked for the local model by name: its death is the answer, not a quiet fallback.
             raise UserError(
@@ -69,12 +71,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
     history: list[Turn] = []
     while True:
         try:
-            question = input("你> ").strip()
+            question = input("你> ")
         except EOFError:
             break
-        if not question:
+        if not question.strip():
             break
         try:
+            question = clean_question(question, answerer.settings.max_query_chars)
             final = None
             for item in answerer.stream(question, history, args.mode):
                 if isinstance(item, Answer):

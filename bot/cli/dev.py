@@ -11,8 +11,9 @@ from bot.core.errors import UserError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("docs", help="regenerate the README screenshots in a headless browser")
-    p.add_argument("--out", type=Path, default=Path("docs"), help="folder for the PNGs (default docs/)")
+    p = sub.add_parser("docs", help="regenerate docs/cli.md and the README screenshots (a headless browser)")
+    p.add_argument("--out", type=Path, default=Path("docs"), help="folder for the PNGs and cli.md (default docs/)")
+    p.add_argument("--cli", action="store_true", help="only the command reference (docs/cli.md), no browser")
     p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("bench-retrieval", help="speed of indexing, search and cold start")
@@ -52,6 +53,11 @@ def register(sub: Any) -> None:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    from bot.devtools import cli_reference
+
+    print(f"wrote {cli_reference.write(args.out / 'cli.md')}")
+    if args.cli:
+        return 0
     from bot.devtools.screenshots import take_screenshots
 
     for path in take_screenshots(args.out):

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.core.jsonl import Turn
 from bot.core.settings import Settings
+from bot.core.text import clean_question
 
 
 class _TokenCounter:
@@ -87,7 +88,8 @@ def run_ours(items: list[dict[str, Any]], settings: Settings, mode: str) -> tupl
         answerer._backends[mode] = counter
     rows = []
     for item in items:
-        rows.append(answerer.answer(item["question"], _history(item), mode).as_dict(item["id"]))
+        question = clean_question(item["question"], answerer.settings.max_query_chars)
+        rows.append(answerer.answer(question, _history(item), mode).as_dict(item["id"]))
     close = getattr(backend, "close", None)
     if close is not None:
         close()  # a worker process is waited for, so its peak memory is counted below

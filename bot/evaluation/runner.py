@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.answering.answerer import Answerer
 from bot.core.jsonl import parse_history
+from bot.core.text import clean_question
 from bot.evaluation.scoring import score_files
 
 _TABLE_KEYS = (
@@ -70,7 +71,8 @@ def run_eval(
         with (out / name).open("w", encoding="utf-8") as fh:
             for item in tqdm(questions, desc=f"eval {m}", unit="q", disable=not progress):
                 history = parse_history(item.get("history"), f"question {item.get('id')}")
-                row = answerer.answer(item["question"], history, m).as_dict(item.get("id"))
+                question = clean_question(item["question"], answerer.settings.max_query_chars)
+                row = answerer.answer(question, history, m).as_dict(item.get("id"))
                 rows.append(row)
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 fh.flush()

@@ -62,13 +62,15 @@ def _is_heading(piece: str) -> bool:
     return len(piece) <= HEADING_MAX and not HEADING_BREAKERS.search(piece)
 
 
-def headings(chunks: Iterable[Chunk], shortest: int = 4) -> Iterator[str]:
-    """Heading-like lead sentences of the chunks (a short lead such as "某某创新中心。"), in corpus
-    order, each once: what a corpus is about, read from the corpus itself."""
+def headings(chunks: Iterable[Chunk], shortest: int = 2) -> Iterator[str]:
+    """What a corpus is about, read from the corpus itself, in corpus order and each once: every
+    document's title, then heading-like lead sentences ("某某创新中心。")."""
     seen: set[str] = set()
     for chunk in chunks:
-        for start, end in sentence_spans(chunk.text, 0, len(chunk.text))[:1]:
-            piece = chunk.text[start:end].strip().rstrip("。！？；!?;.")
+        leads = sentence_spans(chunk.text, 0, len(chunk.text))[:1]
+        pieces = [chunk.title] if chunk.seq == 0 and chunk.title != chunk.doc_id else []
+        pieces += [chunk.text[s:e].strip().rstrip("。！？；!?;.") for s, e in leads]
+        for piece in pieces:
             if len(piece) >= shortest and _is_heading(piece) and piece not in seen:
                 seen.add(piece)
                 yield piece

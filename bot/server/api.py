@@ -26,10 +26,10 @@ from bot.server.schema import (
     AskRequest,
     ChatRequest,
     FeedbackRequest,
+    ask_input,
     check_strings,
     mode_for_model,
     split_chat,
-    turns_from,
 )
 from bot.server.service import AnswerService
 
@@ -88,24 +88,23 @@ class Endpoints:
         self.limiter.check(request.client.host if request.client else "unknown")
 
     def run_answer(self, question: str, turns: list[Any], mode: str | None) -> Answer:
-        q, resolved = self.service.prepare(question, turns, mode)
+        resolved = self.service.resolve(mode)
         try:
-            return self.service.answer(q, turns, resolved)
+            return self.service.answer(question, turns, resolved)
         except UserError as exc:
             raise ServiceError(str(exc)) from None
 
     def ask(self, req: AskRequest) -> dict[str, Any]:
         """The same object as one line of `qingshan-bot ask --json`."""
-        turns = turns_from(req.history or [], self.settings)
-        return self.run_answer(req.question, turns, req.mode).as_dict()
+        question, turns = ask_input(req, self.settings)
+        return self.run_answer(question, turns, req.mode).as_dict()
 
     def stream_events(self, req: AskRequest) -> Any:
         """SSE: `delta` events ({"text"}), then one `answer` event with the `ask --json` object."""
         from fastapi.responses import StreamingResponse
 
-        turns = turns_from(req.history or [], self.settings)
-        q, mode = self.service.prepare(req.question, turns, req.mode)
-        items = self.service.stream(q, turns, mode)
+        question, turns = ask_input(req, self.settings)
+        items = self.service.stream(question, turns, self.service.resolve(req.mode))
 
         async def events() -> AsyncIterator[str]:
             try:
@@ -147,8 +146,8 @@ class Endpoints:
         mode_wanted = mode_for_model(req.model)
         if not req.stream:
             return _completion(self.run_answer(question, turns, mode_wanted))
-        q, mode = self.service.prepare(question, turns, mode_wanted)
-        return _completion_stream(self.service.stream(q, turns, mode), f"qingshan-bot-{mode}")
+        mode = self.service.resolve(mode_wanted)
+        return _completion_stream(self.service.stream(question, turns, mode), f"qingshan-bot-{mode}")
 
 
 def build_router(service: AnswerService, feedback: FeedbackStore, limiter: RateLimiter) -> Any:

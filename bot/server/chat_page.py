@@ -17,6 +17,7 @@ from bot.answering.types import Answer
 from bot.core.errors import UserError
 from bot.core.jsonl import Turn
 from bot.core.profile import CorpusProfile
+from bot.core.text import clean_question
 from bot.evaluation.feedback import FeedbackStore
 from bot.server.gate import Busy
 from bot.server.ratelimit import RateLimited, RateLimiter
@@ -67,7 +68,8 @@ def _responder(service: AnswerService, limiter: RateLimiter) -> Callable[..., It
         yield shown, "", turns, records
         try:
             limiter.check(getattr(getattr(request, "client", None), "host", None) or "page")
-            q, mode = service.prepare(message, history, None)
+            q = clean_question(message, service.settings.max_query_chars)
+            mode = service.resolve(None)
             text = ""
             final: Answer | None = None
             for item in service.stream(q, history, mode):
@@ -160,8 +162,8 @@ def build_chat_page(
     def answer_text(message: str, request: Any) -> str:
         """For gradio_client: one question in, the answer text (with [n] markers) out."""
         limiter.check(getattr(request.client, "host", None) or "page")
-        q, mode = service.prepare(message, [], None)
-        return service.answer(q, [], mode).text
+        q = clean_question(message, service.settings.max_query_chars)
+        return service.answer(q, [], service.resolve(None)).text
 
     answer_text.__annotations__["request"] = gr.Request
     private: dict[str, Any] = {"api_visibility": "private"}

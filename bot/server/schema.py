@@ -14,7 +14,7 @@ from bot.answering.answerer import MODES
 from bot.core.errors import UserError
 from bot.core.jsonl import Turn
 from bot.core.settings import Settings
-from bot.core.text import reject_surrogates
+from bot.core.text import clean_question, reject_surrogates
 
 Mode = Literal["auto", "local", "openai", "extractive"]
 
@@ -121,13 +121,18 @@ def turns_from(items: list[Any], settings: Settings, where: str = "history") -> 
     return turns
 
 
+def ask_input(req: AskRequest, settings: Settings) -> tuple[str, list[Turn]]:
+    """A request's question and history, cleaned and checked: all the answerer ever receives."""
+    return clean_question(req.question, settings.max_query_chars), turns_from(req.history or [], settings)
+
+
 def split_chat(req: ChatRequest, settings: Settings) -> tuple[str, list[Turn]]:
-    """OpenAI messages -> (question, history): the last message is the question."""
+    """OpenAI messages -> (clean question, history): the last message is the question."""
     last = req.messages[-1]
     if last.role != "user":
         raise UserError(f"the last message must have role `user`, not `{last.role}`")
     earlier = [m for m in req.messages[:-1] if m.role in ("user", "assistant")]
-    return last.text(), turns_from(earlier, settings, "messages")
+    return clean_question(last.text(), settings.max_query_chars), turns_from(earlier, settings, "messages")
 
 
 def mode_for_model(model: str | None) -> str | None:

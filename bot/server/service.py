@@ -107,20 +107,20 @@ class AnswerService:
 
     def _answerable(self, question: str) -> bool:
         # Extractive is the cheap check that the text answers it, with citations.
-        ans = self.answerer.answer(question, mode="extractive")
+        ans = self.answerer.answer(clean_question(question, self.settings.max_query_chars), mode="extractive")
         if ans.refused or not ans.citations:
             log.warning("starter question dropped, the corpus does not answer it: %s", question)
             return False
         return True
 
     # -- answering -----------------------------------------------------------------------------
-    def prepare(self, question: Any, history: list[Turn], mode: str | None) -> tuple[str, str]:
-        """Validate before anything streams, so bad input is a 4xx and not a broken stream."""
-        q = clean_question(question, self.settings.max_query_chars)
+    def resolve(self, mode: str | None) -> str:
+        """The mode that will answer, checked before anything streams: a mode this server cannot
+        run is the caller's 4xx, not a broken stream. (The question was cleaned at the edge.)"""
         resolved = self.answerer.resolve_mode(mode)
         if resolved != "extractive":
-            self.answerer.backend(resolved)  # a mode this server cannot run is the caller's 4xx
-        return q, resolved
+            self.answerer.backend(resolved)
+        return resolved
 
     @contextlib.contextmanager
     def slot(self, mode: str) -> Iterator[None]:

@@ -48,3 +48,10 @@ def test_one_version_number() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert f'version = "{__version__}"' in pyproject
     assert "version=" not in (BOT / "server" / "app.py").read_text(encoding="utf-8").replace("version=__version__", "")
+
+
+def test_cli_reference_is_current() -> None:
+    from bot.devtools.cli_reference import render
+
+    committed = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert committed == render(), "docs/cli.md is stale: run `qingshan-bot docs --cli`"

@@ -38,5 +38,11 @@ def test_bench_command_writes_json_markdown_and_chart(tmp_path: Path) -> None:
     assert report["retrieval_at_scale"]["1000"]["p95_ms"] > 0
     assert report["indexing"]["article"]["chunks_per_s"] > 0
     assert report["cold_start"]["serve_local_peak_rss_mib"] > 0
-    assert (out / "bench.md").read_text(encoding="utf-8").startswith("# qingshan-bot bench")
+    # The table a person reads says what the JSON says: one row per system with its own figures.
+    md = (out / "bench.md").read_text(encoding="utf-8")
+    for name, s in report["systems"].items():
+        [row] = [line for line in md.splitlines() if line.startswith(f"| {name} |")]
+        assert (
+            f"{s['first_token_ms']['p50']} / {s['first_token_ms']['p95']}" in row and f"| {s['peak_rss_mib']} |" in row
+        )
     assert (out / "bench.png").stat().st_size > 1000

@@ -44,7 +44,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     allowed = f"http://127.0.0.1:{host_port}"
     args = ["--corpus", str(corpus), "--index", str(base / "index"), "--data", str(base / "data")]
     with bot_server([*args, "--mode", "extractive", "--allowed-origins", allowed], port) as server:
-        (host_dir / "index.html").write_text(host_page(server), encoding="utf-8")
+        (host_dir / "index.html").write_text(host_page(server, "示例宿主页", "科创问答"), encoding="utf-8")
         with static_site(host_dir, host_port):
             # Same page, same port, but `localhost` is another origin, and not an allowed one.
             yield {"server": server, "host": allowed, "unlisted": f"http://localhost:{host_port}", "data": str(base)}

@@ -4,6 +4,8 @@ tests/test_llm_real.py."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.answering.answerer import Answerer
@@ -33,8 +35,19 @@ def test_prompt_puts_context_before_question_and_is_small(settings, retriever) -
     answerer.answer("青山区2021年有多少家高新技术企业？", mode="local")
     system, user = backend.prompts[0]
     assert system["role"] == "system" and "不使用你自己的知识" in system["content"]
-    assert user["content"].index("资料：") < user["content"].index("问题：")
-    assert len(user["content"]) < 900  # best sentences, not whole chunks
+    context, question = user["content"].split("问题：")
+    assert context.index("资料：") == 0 and "青山区2021年有多少家高新技术企业" in question
+    # Numbered verbatim sentences of the corpus, the one holding the fact first: a citation
+    # [n] maps to an exact quote, and the 1.5B model answers from [1] when it can.
+    doc = (settings.corpus_dir / "qingshan-article.md").read_text(encoding="utf-8")
+    numbered = re.findall(r"\[(\d+)\]\s*([^\n]+)", context)
+    assert numbered and [int(n) for n, _ in numbered] == list(range(1, len(numbered) + 1))
+    assert all(sentence.strip() in doc for _, sentence in numbered)
+    assert "高新技术企业19家" in numbered[0][1]
+    assert len(numbered) <= settings.context_sentences_fact and len(user["content"]) < 900
+    # The same fixed system message opens every prompt, so llama.cpp reuses its cached prefix.
+    answerer.answer("青山区有多少家科技型中小企业？", mode="local")
+    assert backend.prompts[1][0] == system
 
 
 def test_supported_answer_keeps_exact_quotes(settings, retriever) -> None:

@@ -138,14 +138,18 @@ def test_oversized_body_is_413(client: TestClient) -> None:
 
 
 def test_odd_but_valid_questions_are_answered(client: TestClient) -> None:
-    for q in [
-        "青山区有多少家高新技术企业？😀",
-        "青山区ｈｉｇｈ－ｔｅｃｈ企业有几家",
-        "青山区\u202e有多少家\u200b高新技术企业",
-        "'; DROP TABLE x; --",
-    ]:
-        r = client.post("/api/ask", json={"question": q})
-        assert r.status_code == 200, r.text
+    plain = client.post("/api/ask", json={"question": "青山区有多少家高新技术企业"}).json()
+    # Invisible and bidi characters pasted inside a name are stripped before search: the same
+    # passage and the same answer as the plain question, not merely a 200.
+    for hidden in ("青山区\u202e有多少家\u200b高新技术企业", "青山\u2060区有多少家\ufeff高新技术企业\u00ad"):
+        body = client.post("/api/ask", json={"question": hidden}).json()
+        assert body["question"] == "青山区有多少家高新技术企业"
+        assert body["answer"] == plain["answer"] and "19" in body["answer"]
+        assert [c["quote"] for c in body["citations"]] == [c["quote"] for c in plain["citations"]]
+    emoji = client.post("/api/ask", json={"question": "青山区有多少家高新技术企业？😀"}).json()
+    assert "19" in emoji["answer"] and not emoji["refused"]
+    sql = client.post("/api/ask", json={"question": "'; DROP TABLE x; --"})
+    assert sql.status_code == 200 and sql.json()["refused"]  # answered as text: nothing to say about it
 
 
 def test_chat_completions_plain_and_streaming(client: TestClient) -> None:
