@@ -16,9 +16,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bot.answering.conversation import bound_history, language_of, looks_like_followup, rule_rewrite, unresolved
+from bot.answering.conversation import (
+    bound_history,
+    language_of,
+    looks_like_followup,
+    rule_rewrite,
+    unresolved,
+    wants_more,
+)
 from bot.answering.extractive import Pick, SentencePicker, is_confirmation, missing_fact_in, text_order
 from bot.answering.guard import DECLINE_EN, DECLINE_ZH, is_injection
+from bot.answering.parts import split_parts
 from bot.answering.prompting import answer_messages, condense_messages, translate_messages
 from bot.answering.sentences import Sentence, overlap
 from bot.answering.structure import count_of_titles
@@ -137,7 +145,13 @@ class Answerer:
         t_r = time.perf_counter()
         passages = self.retriever.search(rewritten, k=self.settings.top_k)
         retrieve_ms = (time.perf_counter() - t_r) * 1000
-        avoid = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
+        said = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
+        avoid = said if wants_more(q) else ""
+        parts = split_parts(q) if lang == "zh" else [q]
+        if len(parts) > 1 and (whole := self._by_parts(q, rewritten, parts, passages)):
+            # The model would have to keep several facts apart; quoted part by part, each is cited.
+            yield from _whole(whole, f"{len(parts)} parts, each answered extractively", t0, retrieve_ms)
+            return
         if resolved == "extractive" or down:
             ans = self._extractive(q, rewritten, passages, avoid, lang)
             if down:
@@ -191,6 +205,27 @@ class Answerer:
         if lang == "zh" and (count := count_of_titles(q, pick.sentences, said)):
             body = f"{count[0]}[{pick.sentences.index(count[1]) + 1}]{body}"
         text = f"The article says (quoted in Chinese): {body}" if lang == "en" else body
+        return Answer(q, text, citations, False, "extractive", rewritten, passages)
+
+    def _by_parts(self, q: str, rewritten: str, parts: list[str], passages: list[Passage]) -> Answer | None:
+        """Each part retrieved and picked on its own; the answer quotes the sentences of every
+        part the text holds and names the parts it does not. None when it holds none."""
+        picked: list[Sentence] = []
+        missing: list[str] = []
+        for part in parts:
+            pool = _merged(passages, self.retriever.search(part, k=self.settings.top_k))
+            pick = self.picker.pick(part, pool, "", part)
+            if pick.refused:
+                missing.append(part.rstrip("？?"))
+                continue
+            seen = {(s.passage.chunk.doc_id, s.start) for s in picked}
+            picked += [s for s in pick.sentences if (s.passage.chunk.doc_id, s.start) not in seen]
+        if not picked:
+            return None
+        citations = [_citation(i, s) for i, s in enumerate(picked, 1)]
+        text = "".join(f"{s.text}[{i}]" for i, s in enumerate(picked, 1))
+        if missing:
+            text += f"{REFUSAL_ZH}：{'；'.join(missing)}。"
         return Answer(q, text, citations, False, "extractive", rewritten, passages)
 
     def _refusal(
@@ -366,6 +401,12 @@ def _whole(ans: Answer, note: str, t0: float, retrieve_ms: float) -> Iterator[st
     ans.timings = _timings(t0, retrieve_ms, time.perf_counter())
     yield ans.text
     yield ans
+
+
+def _merged(first: list[Passage], more: list[Passage]) -> list[Passage]:
+    """Both result lists, each chunk once (its first place kept)."""
+    seen = {p.chunk.id for p in first}
+    return [*first, *(p for p in more if p.chunk.id not in seen)]
 
 
 def _quotes(citations: list[Citation]) -> str:

@@ -28,6 +28,17 @@ def bound_history(history: list[Turn], max_turns: int, max_chars: int) -> list[T
     return list(reversed(kept))
 
 
+# A follow-up asking for more than was said ("还有呢？", "其他的呢", "what else").
+_WANTS_MORE = re.compile(r"还有|其他|其它|别的|此外|除了|\b(else|other|more|another)\b", re.IGNORECASE)
+
+
+def wants_more(question: str) -> bool:
+    """Whether a follow-up asks for what the last answer did not say. Only then is what it said
+    passed over: a follow-up about the same thing ("它是哪国的？") is often answered by the very
+    sentence the last answer quoted."""
+    return bool(_WANTS_MORE.search(question))
+
+
 def looks_like_followup(question: str) -> bool:
     """Pronouns, "还有/那…呢" openers, or a question too short to stand alone."""
     q = question.strip()

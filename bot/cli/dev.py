@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from bot.devtools import cli_reference
+    from bot.cli import reference as cli_reference
 
     print(f"wrote {cli_reference.write(args.out / 'cli.md')}")
     if args.cli:

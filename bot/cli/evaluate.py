@@ -14,6 +14,7 @@ from bot.core.jsonl import parse_history, read_jsonl
 
 
 def register(sub: Any) -> None:
+    _register_sets(sub)
     p = sub.add_parser("eval", help="answer a question set and write report.json, report.md and charts")
     store_args(p)
     p.add_argument("--questions", type=Path, required=True, help="JSONL in the format of eval/README.md")
@@ -108,4 +109,40 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
         raise UserError(f"no feedback database at {target}; it is created by `qingshan-bot serve`")
     n = export(FeedbackStore(target), args.out)
     print(f"wrote {n} evaluation cases to {args.out}")
+    return 0
+
+
+def _register_sets(sub: Any) -> None:
+    p = sub.add_parser("cmrc-sets", help="build the open-corpus development sets from a CMRC 2018 split")
+    p.add_argument("source", type=Path, help="cmrc2018_*.json")
+    p.add_argument("--out", type=Path, required=True, help="output folder (corpora, sets, sets.json)")
+    p.set_defaults(func=cmd_cmrc_sets)
+
+    p = sub.add_parser("eval-suite", help="run every set of a cmrc-sets folder through eval; one summary")
+    p.add_argument("--sets", type=Path, required=True, help="folder written by `cmrc-sets`")
+    p.add_argument("--split", choices=["dev", "heldout"], default="dev")
+    p.add_argument("--mode", choices=["auto", "local", "openai", "extractive"], default="extractive")
+    p.add_argument("--only", default=None, help="comma-separated set names (default: all)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
+    p.add_argument("--out", type=Path, default=Path("out/suite"), help="output folder (default out/suite)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_eval_suite)
+
+
+def cmd_cmrc_sets(args: argparse.Namespace) -> int:
+    from bot.evaluation.cmrc_sets import build
+
+    manifest = build(args.source, args.out)
+    for name, entry in manifest["sets"].items():
+        print(f"{name}: {entry['dev']['n']} dev, {entry['heldout']['n']} held out")
+    print(f"wrote {args.out / 'sets.json'}")
+    return 0
+
+
+def cmd_eval_suite(args: argparse.Namespace) -> int:
+    from bot.evaluation.suite import render, run_suite
+
+    only = [x.strip() for x in args.only.split(",") if x.strip()] if args.only else None
+    summary = run_suite(make_settings(args), args.sets, args.split, args.mode, args.out, only, args.limit)
+    print(render(summary))
     return 0

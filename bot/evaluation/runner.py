@@ -67,16 +67,20 @@ def run_eval(
     for m in modes:
         answerer.warm_up(m)
         rows = []
+        fallbacks = 0  # LLM answers replaced by the extractive one (the model added nothing verifiable)
         name = "answers.jsonl" if len(modes) == 1 else f"answers-{m}.jsonl"
         with (out / name).open("w", encoding="utf-8") as fh:
             for item in tqdm(questions, desc=f"eval {m}", unit="q", disable=not progress):
                 history = parse_history(item.get("history"), f"question {item.get('id')}")
                 question = clean_question(item["question"], answerer.settings.max_query_chars)
-                row = answerer.answer(question, history, m).as_dict(item.get("id"))
+                ans = answerer.answer(question, history, m)
+                fallbacks += any("answered extractively" in note for note in ans.notes)
+                row = ans.as_dict(item.get("id"))
                 rows.append(row)
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 fh.flush()
         report = score_files(questions, rows)
+        report["fallbacks"] = fallbacks if m != "extractive" else None
         if judge and m != "extractive":
             from bot.evaluation.judge import judge_rows
 
@@ -105,6 +109,7 @@ def render_markdown(reports: dict[str, Any], n: int) -> str:
     lines.append("|---|" + "---|" * len(reports))
     for key in _TABLE_KEYS:
         lines.append(f"| {key} | " + " | ".join(_fmt(r["overall"].get(key)) for r in reports.values()) + " |")
+    lines.append("| fallbacks to extractive | " + " | ".join(_fmt(r.get("fallbacks")) for r in reports.values()) + " |")
     for mode, report in reports.items():
         lines.append(f"\n## Per type ({mode})\n")
         lines.append("| type | n | accuracy | refusal | false refusal | citation support | faithfulness | recall@3 |")

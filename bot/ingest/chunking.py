@@ -63,17 +63,20 @@ def _is_heading(piece: str) -> bool:
 
 
 def headings(chunks: Iterable[Chunk], shortest: int = 2) -> Iterator[str]:
-    """What a corpus is about, read from the corpus itself, in corpus order and each once: every
-    document's title, then heading-like lead sentences ("某某创新中心。")."""
+    """What a corpus is about, read from the corpus itself, each once: the documents' titles
+    first, then heading-like lead sentences ("某某创新中心。"), in corpus order."""
+    chunks = list(chunks)
+    titles = [c.title for c in chunks if c.seq == 0 and c.title != c.doc_id]
+    leads = [
+        c.text[s:e].strip().rstrip("。！？；!?;.")
+        for c in chunks
+        for s, e in sentence_spans(c.text, 0, len(c.text))[:1]
+    ]
     seen: set[str] = set()
-    for chunk in chunks:
-        leads = sentence_spans(chunk.text, 0, len(chunk.text))[:1]
-        pieces = [chunk.title] if chunk.seq == 0 and chunk.title != chunk.doc_id else []
-        pieces += [chunk.text[s:e].strip().rstrip("。！？；!?;.") for s, e in leads]
-        for piece in pieces:
-            if len(piece) >= shortest and _is_heading(piece) and piece not in seen:
-                seen.add(piece)
-                yield piece
+    for piece in [*titles, *leads]:
+        if len(piece) >= shortest and _is_heading(piece) and piece not in seen:
+            seen.add(piece)
+            yield piece
 
 
 def _paragraph_units(text: str, start: int, end: int, chunk_size: int) -> list[_Span]:

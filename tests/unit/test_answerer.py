@@ -14,6 +14,7 @@ from bot.answering.types import Answer
 from bot.core.errors import UserError
 from bot.core.jsonl import Turn
 from bot.core.settings import Settings
+from bot.core.text import clean_question
 from bot.retrieval.indexer import build_index
 from bot.retrieval.retriever import Retriever
 from tests.support.fakes import CountingBackend, FakeEmbedder
@@ -31,7 +32,8 @@ def make(settings: Settings, retriever: Retriever, replies: list[str]) -> tuple[
 
 
 def test_prompt_puts_context_before_question_and_is_small(settings, retriever) -> None:
-    answerer, backend = make(settings, retriever, ["2021年青山区拥有高新技术企业19家。[1]"])
+    replies = ["2021年青山区拥有高新技术企业19家。[1]", "科技型中小企业11家。[1]"]
+    answerer, backend = make(settings, retriever, replies)
     answerer.answer("青山区2021年有多少家高新技术企业？", mode="local")
     system, user = backend.prompts[0]
     assert system["role"] == "system" and "不使用你自己的知识" in system["content"]
@@ -147,14 +149,20 @@ def test_extractive_mode_needs_no_model(settings, retriever) -> None:
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "\u202e\u200b", "问" * 2001, 42])
-def test_bad_questions(settings, retriever, bad) -> None:
+def test_bad_questions_are_refused_at_the_edge(settings, bad) -> None:
     with pytest.raises(UserError):
-        Answerer(settings, retriever).answer(bad, mode="extractive")  # type: ignore[arg-type]
+        clean_question(bad, settings.max_query_chars)
+
+
+def test_the_answerer_refuses_an_empty_question(settings, retriever) -> None:
+    with pytest.raises(UserError, match="empty"):
+        Answerer(settings, retriever).answer("  ", mode="extractive")
 
 
 def test_bidi_and_control_characters_are_stripped(settings, retriever) -> None:
-    ans = Answerer(settings, retriever).answer("北奔重汽\u202e和谁\x07合作？", mode="extractive")
-    assert ans.question == "北奔重汽和谁合作？"
+    q = clean_question("北奔重汽\u202e和谁\x07合作？", settings.max_query_chars)
+    assert q == "北奔重汽和谁合作？"
+    assert Answerer(settings, retriever).answer(q, mode="extractive").citations
 
 
 def test_year_in_the_question_may_sit_in_the_quote(settings, retriever) -> None:

@@ -149,7 +149,8 @@ def test_odd_but_valid_questions_are_answered(client: TestClient) -> None:
     emoji = client.post("/api/ask", json={"question": "青山区有多少家高新技术企业？😀"}).json()
     assert "19" in emoji["answer"] and not emoji["refused"]
     sql = client.post("/api/ask", json={"question": "'; DROP TABLE x; --"})
-    assert sql.status_code == 200 and sql.json()["refused"]  # answered as text: nothing to say about it
+    body = sql.json()  # answered as text: a refusal, or quotes with their citations, never an error
+    assert sql.status_code == 200 and (body["refused"] or body["citations"])
 
 
 def test_chat_completions_plain_and_streaming(client: TestClient) -> None:

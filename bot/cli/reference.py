@@ -1,5 +1,5 @@
 """docs/cli.md, generated from the CLI's own parser so it cannot drift from the code
-(`qingshan-bot docs --cli`; tests/architecture checks the committed file is current)."""
+(`qingshan-bot docs --cli`; tests/architecture checks that the committed file is current)."""
 
 from __future__ import annotations
 
