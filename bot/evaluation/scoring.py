@@ -10,6 +10,7 @@ import re
 import statistics
 from typing import Any
 
+from bot.answering.quantities import sums, units_fit
 from bot.answering.sentences import numbers, overlap
 from bot.answering.structure import COUNT
 from bot.answering.verify import TOTAL, derived
@@ -54,9 +55,12 @@ def _supported(claim: str, quotes: list[str], passages: list[str], total: bool =
     if not quotes:
         return False
     stated = set().union(*(numbers(p) for p in passages + quotes))
-    # A total or a count asked for may state what the quotes imply, as the verifier allows.
-    stated |= set().union(*(derived(q, total=total, count=count) for q in quotes))
-    if not numbers(claim) <= stated:
+    # A total or a count asked for may state what the quotes imply, as the verifier allows:
+    # sums of figures of one unit and kind, stated with that unit.
+    implied = set().union(*(derived(q, total=total, count=count) for q in quotes))
+    if not numbers(claim) <= stated | implied:
+        return False
+    if total and not all(units_fit(claim, numbers(claim) - stated, sums(q)) for q in quotes):
         return False
     if has_cjk(claim):
         # Several quotes may hold one claim together (a list naming an item from each).
