@@ -14,6 +14,7 @@ from bot.answering.types import Answer
 from bot.core.errors import UserError
 from bot.core.jsonl import Turn
 from bot.core.settings import Settings
+from bot.core.text import clean_question
 from bot.retrieval.indexer import build_index
 from bot.retrieval.retriever import Retriever
 from tests.support.fakes import CountingBackend, FakeEmbedder
@@ -31,7 +32,8 @@ def make(settings: Settings, retriever: Retriever, replies: list[str]) -> tuple[
 
 
 def test_prompt_puts_context_before_question_and_is_small(settings, retriever) -> None:
-    answerer, backend = make(settings, retriever, ["2021年青山区拥有高新技术企业19家。[1]"])
+    reply = "2021年青山区拥有高新技术企业19家。[1]"
+    answerer, backend = make(settings, retriever, [reply, reply])
     answerer.answer("青山区2021年有多少家高新技术企业？", mode="local")
     system, user = backend.prompts[0]
     assert system["role"] == "system" and "不使用你自己的知识" in system["content"]
@@ -148,12 +150,14 @@ def test_extractive_mode_needs_no_model(settings, retriever) -> None:
 
 @pytest.mark.parametrize("bad", ["", "   ", "\u202e\u200b", "问" * 2001, 42])
 def test_bad_questions(settings, retriever, bad) -> None:
+    # Questions are validated once, at each adapter's edge, by the one cleaner.
     with pytest.raises(UserError):
-        Answerer(settings, retriever).answer(bad, mode="extractive")  # type: ignore[arg-type]
+        clean_question(bad, settings.max_query_chars)
 
 
 def test_bidi_and_control_characters_are_stripped(settings, retriever) -> None:
-    ans = Answerer(settings, retriever).answer("北奔重汽\u202e和谁\x07合作？", mode="extractive")
+    question = clean_question("北奔重汽\u202e和谁\x07合作？", settings.max_query_chars)
+    ans = Answerer(settings, retriever).answer(question, mode="extractive")
     assert ans.question == "北奔重汽和谁合作？"
 
 
