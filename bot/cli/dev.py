@@ -53,9 +53,9 @@ def register(sub: Any) -> None:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from bot.devtools import cli_reference
+    from bot.cli import reference
 
-    print(f"wrote {cli_reference.write(args.out / 'cli.md')}")
+    print(f"wrote {reference.write(args.out / 'cli.md')}")
     if args.cli:
         return 0
     from bot.devtools.screenshots import take_screenshots

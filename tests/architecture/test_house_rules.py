@@ -51,7 +51,7 @@ def test_one_version_number() -> None:
 
 
 def test_cli_reference_is_current() -> None:
-    from bot.devtools.cli_reference import render
+    from bot.cli.reference import render
 
     committed = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert committed == render(), "docs/cli.md is stale: run `qingshan-bot docs --cli`"
