@@ -69,6 +69,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     acc = report["accuracy"]
     print(f"accuracy: {acc}  (report: {args.out / 'report.md'})")
+    for mode, r in (report.get("modes") or {report.get("mode"): report}).items():
+        if guard := r.get("guard"):
+            print(
+                f"{mode}: attacks stopped {guard['attacks_stopped']} of {guard['attacks']}, "
+                f"benign declined {guard['benign_declined']} of {guard['benign']}"
+            )
     return 0
 
 

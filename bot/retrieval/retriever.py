@@ -112,8 +112,8 @@ class Retriever:
         self.version = state.collection
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
-        # The characters the corpus was cleaned of are no part of a query either (callers that
-        # skip the question cleaner, such as `search`, still find "北\u200b奔" as "北奔").
+        # The characters the corpus was cleaned of are no part of a query either: callers that
+        # skip the question cleaner (the `search` command) find a name with a zero-width space in it.
         query = strip_invisible(query).strip()
         if not query:
             raise UserError("empty query: give the question to search for")
