@@ -207,3 +207,13 @@ def test_identity_and_language_rules() -> None:
     assert request_language(Q, "en") == "zh" and request_language(EN, "zh-CN") == "en"
     assert request_language(None, "en-GB,zh-CN;q=0.5") == "en"
     assert request_language("", "fr;q=0.4, zh-TW") == "zh" and request_language(None, None) == "en"
+
+
+def test_with_the_default_budgets_twenty_malformed_requests_leave_the_visitor_answered(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    s = settings.model_copy(update={"data_dir": tmp_path / "data"})
+    assert s.rate_limit_rejected_burst > s.rate_limit_burst  # the defaults, as documented
+    with TestClient(_app(s, fake_embedder), client=("198.51.100.4", 50000)) as c:
+        assert {_bad(c, i, "/widget/ask").status_code for i in range(20)} == {400}
+        assert c.post("/widget/ask", json={"question": Q}).status_code == 200
