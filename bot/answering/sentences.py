@@ -1,5 +1,7 @@
 """Sentences of retrieved passages, with offsets into their document, and how well a claim is
-supported by one. Shared by the extractive mode (to choose) and the verifier (to check)."""
+supported by one. Shared by the extractive mode (to choose) and the verifier (to check).
+Sentences that instruct the assistant (an indirect injection planted in a document) are left
+out here, once, so no answer quotes them and no model reads them."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from bot.answering.guard import is_planted_instruction
 from bot.core.text import small_number, strip_markers
 from bot.ingest.chunking import HEADING_BREAKERS, HEADING_MAX, sentence_spans
 from bot.retrieval.keyword import tokenize
@@ -37,7 +40,9 @@ def passage_sentences(passages: list[Passage]) -> list[Sentence]:
         for line_start, line in _lines(c.text):
             for s, e in _glued(line):
                 piece = line[s:e].strip()
-                if not _WORDISH.search(piece):
+                # A sentence that instructs the assistant is data that must never act: it is
+                # neither quoted nor shown to a model (so neither read as a prompt).
+                if not _WORDISH.search(piece) or is_planted_instruction(piece):
                     continue
                 offset = line[s:e].find(piece)
                 start = c.start + line_start + s + offset

@@ -13,8 +13,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import combinations
 
+from bot.answering.quantities import sums, units_fit
 from bot.answering.sentences import Sentence, numbers, overlap
 from bot.answering.structure import COUNT, counted
 from bot.answering.types import Citation
@@ -121,11 +121,10 @@ def adds_to(claim: str, question: str) -> bool:
 
 
 def totals(text: str) -> set[str]:
-    """Sums of two or three whole numbers a sentence states ("19家、11家" -> "30"): the only
-    numbers an answer may state that its source does not, and only when a total is asked."""
-    values = sorted({int(n) for n in numbers(text) if n.isdigit()})
-    sums = {a + b for a, b in combinations(values, 2)} | {sum(c) for c in combinations(values, 3)}
-    return {str(v) for v in sums}
+    """Sums of two or three figures of one unit and kind a sentence states ("19家、11家" -> "30";
+    never a year, a date, an ordinal or a percentage): the only numbers an answer may state that
+    its source does not, and only when a total is asked (`bot.answering.quantities`)."""
+    return set(sums(text))
 
 
 def derived(text: str, *, total: bool, count: bool) -> set[str]:
@@ -177,15 +176,18 @@ def joins_apart(claim: str, source: str) -> bool:
 def supports(
     claim: str, source: Sentence, similarity: float | None, *, total: bool = False, count: bool = False
 ) -> bool:
-    stated = numbers(source.text) | numbers(source.passage.chunk.text) | derived(source.text, total=total, count=count)
+    stated = numbers(source.text) | numbers(source.passage.chunk.text)
+    implied = derived(source.text, total=total, count=count)
     claimed = numbers(claim)
     if not has_chinese(claim):
         scaled = english_amounts(claim, source.passage.chunk.text)
         if scaled is None:
             return False
         claimed -= scaled
-    if not claimed <= stated:
+    if not claimed <= stated | implied:
         return False
+    if total and not units_fit(claim, claimed - stated, sums(source.text)):
+        return False  # "一共30个项目" from "19家、11家"
     if has_chinese(claim) and (not names_match(claim, source.passage.chunk.text) or joins_apart(claim, source.text)):
         return False
     if has_chinese(claim):

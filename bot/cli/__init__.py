@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
 
 from bot.core.errors import UserError
@@ -19,6 +20,7 @@ log = logging.getLogger("bot")
 
 def build_parser() -> argparse.ArgumentParser:
     from bot.cli import answers, dev, evaluate, index, models, serve
+    from bot.cli.reference import subcommands
 
     parser = argparse.ArgumentParser(
         prog="qingshan-bot",
@@ -27,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in (index, answers, evaluate, serve, models, dev):
         group.register(sub)
+    # Every command takes -v, which also shows the traceback of an error.
+    for _, command in subcommands(parser):
+        if "-v" not in command._option_string_actions and not any(
+            isinstance(a, argparse._SubParsersAction) for a in command._actions
+        ):
+            command.add_argument("-v", "--verbose", action="store_true", help="log progress; show tracebacks")
     return parser
 
 
@@ -43,21 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("bm25s", "httpx", "chromadb", "sentence_transformers", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     func: Callable[[argparse.Namespace], int] = args.func
+    debug = bool(os.environ.get("QINGSHAN_DEBUG") or getattr(args, "verbose", False))
     try:
         return func(args)
-    except UserError as exc:
-        print(f"qingshan-bot: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        # A user should never meet a traceback: one line, and how to see more.
-        if os.environ.get("QINGSHAN_DEBUG") or getattr(args, "verbose", False):
-            raise
-        print(
-            f"qingshan-bot: error: {exc.__class__.__name__}: {exc} (QINGSHAN_DEBUG=1 or -v shows the traceback)",
-            file=sys.stderr,
-        )
+        # A user never meets a traceback: one line that says what is wrong and what to do
+        # (a UserError's message says both), and how to see more. Debugging shows it too.
+        if debug:
+            traceback.print_exc()
+        known = isinstance(exc, UserError)
+        text = str(exc) if known else f"{exc.__class__.__name__}: {exc} (QINGSHAN_DEBUG=1 or -v shows the traceback)"
+        print(f"qingshan-bot: error: {' '.join(text.split())}", file=sys.stderr)
         return 2

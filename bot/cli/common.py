@@ -21,7 +21,7 @@ def store_args(p: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="use a `chroma run` server instead of the embedded store",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr; show tracebacks")
 
 
 def make_settings(args: argparse.Namespace, **extra: Any) -> Settings:

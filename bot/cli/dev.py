@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bot.cli.common import make_settings
 from bot.core.errors import UserError
 
 
@@ -53,14 +54,18 @@ def register(sub: Any) -> None:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from bot.cli import reference as cli_reference
+    from bot.cli import reference
 
-    print(f"wrote {cli_reference.write(args.out / 'cli.md')}")
+    if not args.cli:
+        from bot.devtools.screenshots import check_browser
+
+        check_browser()  # before anything is written or a server starts for it
+    print(f"wrote {reference.write(args.out / 'cli.md')}")
     if args.cli:
         return 0
     from bot.devtools.screenshots import take_screenshots
 
-    for path in take_screenshots(args.out):
+    for path in take_screenshots(args.out, make_settings(args).profile()):
         print(f"wrote {path}")
     return 0
 
@@ -102,8 +107,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         scales = tuple(int(x) for x in args.scales.split(",") if x.strip())
     except ValueError:
         raise UserError(f"--scales wants numbers like 1000,10000, got {args.scales!r}") from None
-    if args.limit < 0 or not args.questions.exists() or any(n < 100 or n > 1_000_000 for n in scales):
-        raise UserError("--limit ≥ 0, --questions must exist, and each scale must be 100..1,000,000")
+    if not args.questions.is_file():
+        raise UserError(f"questions file not found: {args.questions} (pass --questions FILE.jsonl)")
+    if args.limit < 0 or any(n < 100 or n > 1_000_000 for n in scales):
+        raise UserError("--limit must be ≥ 0 and each of --scales 100..1,000,000")
     systems = tuple(x.strip() for x in args.systems.split(",") if x.strip())
     if not systems or not set(systems) <= set(ALL_SYSTEMS):
         raise UserError(f"--systems takes a comma-separated list of {', '.join(ALL_SYSTEMS)}")

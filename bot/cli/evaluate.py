@@ -70,16 +70,46 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     acc = report["accuracy"]
     print(f"accuracy: {acc}  (report: {args.out / 'report.md'})")
+    for mode, r in (report.get("modes") or {report.get("mode"): report}).items():
+        if guard := r.get("guard"):
+            print(
+                f"{mode}: attacks stopped {guard['attacks_stopped']} of {guard['attacks']}, "
+                f"benign declined {guard['benign_declined']} of {guard['benign']}"
+            )
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from bot.evaluation.scoring import score_files
 
-    answers = [row for _, row in read_jsonl(args.answers, "answers file")]
-    report = score_files(read_questions(args.questions), answers)
-    print(json.dumps(report, ensure_ascii=False, indent=2))
+    questions = read_questions(args.questions)
+    answers = read_answers(args.answers)
+    ids = {str(q["id"]) for q in questions}
+    matched = sum(str(a.get("id")) in ids for a in answers)
+    if not matched:
+        raise UserError(
+            f"none of the {len(answers)} answers in {args.answers} has the id of a question in {args.questions}; "
+            f"write them with `qingshan-bot ask --questions {args.questions} --json > {args.answers}`"
+        )
+    if matched < len(questions):
+        print(f"scoring {matched} of {len(questions)} questions (the rest have no answer)", file=sys.stderr)
+    print(json.dumps(score_files(questions, answers), ensure_ascii=False, indent=2))
     return 0
+
+
+def read_answers(path: Path) -> list[dict[str, Any]]:
+    """`ask --json` lines: each needs a string `answer`, and `citations` a list of objects."""
+    rows = []
+    for n, row in read_jsonl(path, "answers file"):
+        cites = row.get("citations", [])
+        if not isinstance(row.get("answer"), str):
+            raise UserError(f"{path}:{n}: `answer` must be a string (is this a file written by `ask --json`?)")
+        if not isinstance(cites, list) or not all(isinstance(c, dict) for c in cites):
+            raise UserError(f"{path}:{n}: `citations` must be a list of objects, as `ask --json` writes them")
+        rows.append(row)
+    if not rows:
+        raise UserError(f"{path}: no answers")
+    return rows
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:

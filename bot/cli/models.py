@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from bot.cli.common import make_settings
+from bot.core.errors import UserError
 
 
 def register(sub: Any) -> None:
@@ -18,14 +19,23 @@ def register(sub: Any) -> None:
 
 
 def cmd_models_prepare(args: argparse.Namespace) -> int:
-    from bot.models.embedder import resolve_model
+    from bot.models.embedder import Embedder, resolve_model
 
-    print(f"embedding model: {resolve_model(make_settings(args))}")
+    settings = make_settings(args)
+    embedder = Embedder(settings)
+    # Loaded once here, so a name or folder that does not load fails now, not in the server.
+    print(f"embedding model: {resolve_model(settings)} ({embedder.dimension} dimensions)")
     return 0
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
     from bot.models.gguf import pull
 
-    print(f"local model: {pull(make_settings(args).cache_dir)}")
+    cache = make_settings(args).cache_dir
+    try:
+        print(f"local model: {pull(cache)}")
+    except OSError as exc:  # the cache folder cannot be written
+        raise UserError(
+            f"cannot write the model under {cache} ({exc.strerror or exc}); set QINGSHAN_CACHE_DIR to a writable folder"
+        ) from None
     return 0

@@ -14,13 +14,14 @@ HEADER = (
 )
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+def subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every (sub)command of a parser, with its full name ("models pull")."""
     out = []
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
                 out.append((name, sub))
-                out += [(f"{name} {n}", s) for n, s in _subcommands(sub)]
+                out += [(f"{name} {n}", s) for n, s in subcommands(sub)]
     return out
 
 
@@ -32,7 +33,7 @@ def render() -> str:
     try:
         parser = build_parser()
         parts = [HEADER, "```\n" + parser.format_help().rstrip() + "\n```\n"]
-        for name, sub in _subcommands(parser):
+        for name, sub in subcommands(parser):
             parts.append(f"## `qingshan-bot {name}`\n\n```\n{sub.format_help().rstrip()}\n```\n")
     finally:
         if saved is None:

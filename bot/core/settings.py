@@ -127,14 +127,26 @@ class Settings(BaseSettings):
     )
     queue_timeout_s: float = Field(60.0, gt=0, description="Longest wait in the queue before a 503.")
     rate_limit_per_minute: int = Field(
-        30, ge=0, description="Questions per minute per client address (429 beyond); 0 = no limit."
+        60,
+        ge=0,
+        description="Answered questions per minute per client (its API key, else its address); 429 beyond; "
+        "0 = no limit.",
     )
-    rate_limit_burst: int = Field(10, ge=1, description="Questions a client may ask at once before the rate applies.")
+    rate_limit_burst: int = Field(20, ge=1, description="Questions a client may ask at once before the rate applies.")
+    rate_limit_rejected_per_minute: int = Field(
+        240,
+        ge=0,
+        description="Requests per minute per client that get no answer (invalid, declined by the injection "
+        "guard, wrong API key) and feedback: a budget of its own, so they never spend the answers'.",
+    )
+    rate_limit_rejected_burst: int = Field(60, ge=1, description="Such requests a client may send at once.")
     api_key: SecretStr | None = Field(
         None, description="If set, /api and /v1 need `Authorization: Bearer <key>` (the widget and page do not)."
     )
     forwarded_allow_ips: str = Field(
-        "127.0.0.1", description="Proxies whose X-Forwarded-For names the client (for the rate limit)."
+        "127.0.0.1",
+        description="Trusted reverse proxies (IPs or CIDR networks, comma-separated; * = any): only their "
+        "X-Forwarded-For names the client, for the rate limit and the logs.",
     )
 
     host: str = "127.0.0.1"

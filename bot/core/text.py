@@ -17,8 +17,10 @@ from bot.core.errors import UserError
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"[{CJK}]")
 
-# Zero-width, bidi-control and soft-hyphen characters: they carry no meaning in text and break matching.
-INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+# Zero-width, bidi-control and soft-hyphen characters: they carry no meaning in text and break
+# matching. Unicode tag characters (U+E0000-E007F) too: invisible letters that smuggle hidden
+# instructions past a reader ("ASCII smuggling").
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad\U000e0000-\U000e007f]")
 # C0/C1 control characters except newline and tab.
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")

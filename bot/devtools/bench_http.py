@@ -58,5 +58,13 @@ def run_http_bench(
 
 
 def read_question_texts(path: Path, limit: int) -> list[str]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r["question"] for r in rows if not r.get("history")][:limit]
+    """The standalone questions of a question file (follow-ups need their history)."""
+    from bot.core.errors import UserError
+    from bot.core.jsonl import read_jsonl
+
+    rows = [r for _, r in read_jsonl(path, "questions file") if not r.get("history")]
+    texts = [r["question"] for r in rows if isinstance(r.get("question"), str)]
+    out = [q for q in texts if q.strip()][:limit]
+    if not out:
+        raise UserError(f"{path}: no questions (each line needs a `question` string)")
+    return out

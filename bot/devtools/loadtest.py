@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.core.errors import UserError
 from bot.devtools.bench_http import read_question_texts
 from bot.devtools.screenshots import bot_server, free_port
 from bot.evaluation.scoring import percentile
@@ -119,8 +120,6 @@ def run_load(
     url: str | None = None,
 ) -> dict[str, Any]:
     questions = read_question_texts(questions_file, 1000)
-    if not questions:
-        raise ValueError(f"no questions in {questions_file}")
 
     def measure(base: str) -> dict[str, Any]:
         target = base.rstrip("/") + "/api/ask"
@@ -134,10 +133,31 @@ def run_load(
         return {"mode": mode, "target": target, "idle": idle, "load": load, "p95_load_over_idle": ratio}
 
     if url:
+        check_server(url)
         return measure(url)
     # Our own server, with the rate limit that would shed this load off: the test is of capacity.
-    with bot_server(["--mode", mode], free_port(), env={"QINGSHAN_RATE_LIMIT_PER_MINUTE": "0"}) as server:
+    no_limit = {"QINGSHAN_RATE_LIMIT_PER_MINUTE": "0", "QINGSHAN_RATE_LIMIT_REJECTED_PER_MINUTE": "0"}
+    with bot_server(["--mode", mode], free_port(), env=no_limit) as server:
         return measure(server)
+
+
+def check_server(url: str) -> None:
+    """A running qingshan-bot at `url`, or a UserError that says how to start one."""
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise UserError(f"--url {url!r} must start with http:// or https://")
+    try:
+        urllib.request.urlopen(url.rstrip("/") + "/healthz", timeout=5).close()
+    except urllib.error.HTTPError as exc:
+        raise UserError(f"{url} answered /healthz with {exc.code}: is it a qingshan-bot server?") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(
+            f"no server at {url} ({reason}); start one with `qingshan-bot serve`, or leave out --url "
+            "and the load test starts its own"
+        ) from None
 
 
 def format_load(report: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.errors import UserError
+from bot.core.profile import CorpusProfile
 from bot.core.settings import Settings
 
 CHROMIUM = os.environ.get("QINGSHAN_CHROMIUM", "/usr/bin/chromium")
@@ -39,9 +40,25 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def launch_chromium(playwright: Any) -> Any:
+def check_browser() -> None:
+    """Playwright and Chromium are optional (the dev extra, and a Debian package): say how to get
+    whichever is missing before anything starts."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        raise UserError(
+            f"Playwright is not installed ({exc}); install the dev extra with `pip install -e '.[dev]'` "
+            "(never `playwright install`: the browser comes from Debian)"
+        ) from None
     if not Path(CHROMIUM).exists():
-        raise UserError(f"{CHROMIUM} not found; install Debian's browser with `apt-get install -y chromium`")
+        raise UserError(
+            f"{CHROMIUM} not found; install Debian's browser with `apt-get install -y chromium` "
+            "(scripts/setup-system.sh), or point QINGSHAN_CHROMIUM at one"
+        )
+
+
+def launch_chromium(playwright: Any) -> Any:
+    check_browser()
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
 
 
@@ -154,12 +171,13 @@ def ask_in_widget(page: Any, question: str, timeout_ms: int = 120_000) -> Any:
     return frame
 
 
-def take_screenshots(out: Path, mode: str = "extractive") -> list[Path]:
+def take_screenshots(out: Path, profile: CorpusProfile | None = None, mode: str = "extractive") -> list[Path]:
     """Chat page (desktop and phone width) and the widget open on a third-party page."""
+    check_browser()
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
-    profile = Settings().profile()
+    profile = profile or Settings().profile()
     questions = [*profile.starters, *([profile.example_question] * 3)][:3]
     port, host_port = free_port(), free_port()
     host_origin = f"http://127.0.0.1:{host_port}"

@@ -31,7 +31,13 @@ class FeedbackStore:
             url.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{url}"
         self.url = url
-        self.engine = create_engine(url, pool_pre_ping=True)
+        try:
+            self.engine = create_engine(url, pool_pre_ping=True)
+        except Exception as exc:  # an unknown scheme, a driver that is not installed
+            raise UserError(
+                f"the feedback database URL {url!r} cannot be used ({exc}); give a SQLAlchemy URL such as "
+                "postgresql+psycopg://user@host/db, or leave it out for SQLite under data/"
+            ) from None
         if self.engine.dialect.name == "sqlite":
 
             @event.listens_for(self.engine, "connect")

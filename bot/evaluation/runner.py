@@ -14,6 +14,7 @@ from typing import Any
 from bot.answering.answerer import Answerer
 from bot.core.jsonl import parse_history
 from bot.core.text import clean_question
+from bot.evaluation.guard_eval import render_guard
 from bot.evaluation.scoring import score_files
 
 _TABLE_KEYS = (
@@ -120,6 +121,8 @@ def render_markdown(reports: dict[str, Any], n: int) -> str:
                 f"{_fmt(m['false_refusal_rate'])} | {_fmt(m['citation_support'])} | "
                 f"{_fmt(m['faithfulness'])} | {_fmt(m['recall@3'])} |"
             )
+        if "guard" in report:
+            lines += render_guard(report["guard"])
         lines.append(f"\n## Failures ({mode}, first 15 of {len(report['failures'])})\n")
         for f in report["failures"][:15]:
             lines.append(

@@ -10,10 +10,12 @@ import re
 import statistics
 from typing import Any
 
+from bot.answering.quantities import sums, units_fit
 from bot.answering.sentences import numbers, overlap
 from bot.answering.structure import COUNT
 from bot.answering.verify import TOTAL, derived
 from bot.core.text import MARKER, has_cjk
+from bot.evaluation.guard_eval import guard_report, is_guard_set
 from bot.evaluation.retrieval_eval import normalise
 
 # A claim runs up to the citation markers that close it (a quote may hold several sentences).
@@ -54,9 +56,12 @@ def _supported(claim: str, quotes: list[str], passages: list[str], total: bool =
     if not quotes:
         return False
     stated = set().union(*(numbers(p) for p in passages + quotes))
-    # A total or a count asked for may state what the quotes imply, as the verifier allows.
-    stated |= set().union(*(derived(q, total=total, count=count) for q in quotes))
-    if not numbers(claim) <= stated:
+    # A total or a count asked for may state what the quotes imply, as the verifier allows:
+    # sums of figures of one unit and kind, stated with that unit.
+    implied = set().union(*(derived(q, total=total, count=count) for q in quotes))
+    if not numbers(claim) <= stated | implied:
+        return False
+    if total and not all(units_fit(claim, numbers(claim) - stated, sums(q)) for q in quotes):
         return False
     if has_cjk(claim):
         # Several quotes may hold one claim together (a list naming an item from each).
@@ -155,11 +160,13 @@ def score_files(questions: list[dict[str, Any]], answers: list[dict[str, Any]]) 
     by_id = {str(a.get("id")): a for a in answers}
     per_type: dict[str, list[dict[str, Any]]] = {}
     every, failures = [], []
+    outcomes: dict[str, dict[str, Any]] = {}
     for item in questions:
         row = by_id.get(str(item.get("id")))
         if row is None:
             continue
         outcome = score(item, row)
+        outcomes[str(item.get("id"))] = outcome
         every.append(outcome)
         per_type.setdefault(str(item.get("type", "all")), []).append(outcome)
         if not outcome["correct"]:
@@ -175,10 +182,13 @@ def score_files(questions: list[dict[str, Any]], answers: list[dict[str, Any]]) 
                 }
             )
     overall = summarise(every)
-    return {
+    report = {
         "accuracy": overall["accuracy"],
         "overall": overall,
         "by_type": {t: summarise(o) for t, o in sorted(per_type.items())},
         "failures": failures,
         "latencies": [o["total_ms"] for o in every if o["total_ms"] is not None],
     }
+    if is_guard_set(questions):
+        report["guard"] = guard_report(questions, by_id, outcomes)
+    return report

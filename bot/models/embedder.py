@@ -91,7 +91,7 @@ class Embedder(Embeddings):
         path = resolve_model(self.settings)
         try:
             return SentenceTransformer(path, device="cpu")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a name that is no folder nor a hub id
             from bot.core.errors import UserError
 
             raise UserError(

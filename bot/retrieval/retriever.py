@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.core.errors import StoreUnavailableError, UserError
 from bot.core.settings import Settings
+from bot.core.text import strip_invisible
 from bot.ingest.chunking import Chunk
 from bot.models.embedder import Embedder, TextEncoder, chroma_embedding_function
 from bot.retrieval.keyword import KeywordIndex, has_chinese
@@ -111,7 +112,9 @@ class Retriever:
         self.version = state.collection
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
-        query = query.strip()
+        # The characters the corpus was cleaned of are no part of a query either: callers that
+        # skip the question cleaner (the `search` command) find a name with a zero-width space in it.
+        query = strip_invisible(query).strip()
         if not query:
             raise UserError("empty query: give the question to search for")
         if len(query) > self.settings.max_query_chars:

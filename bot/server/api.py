@@ -21,7 +21,9 @@ from bot.answering.answerer import MODES
 from bot.answering.types import Answer
 from bot.core.errors import UserError, error_body
 from bot.evaluation.feedback import FeedbackStore
-from bot.server.ratelimit import RateLimiter
+from bot.server.gate import Busy
+from bot.server.identity import request_language
+from bot.server.ratelimit import Admission
 from bot.server.schema import (
     AskRequest,
     ChatRequest,
@@ -65,11 +67,11 @@ def _failure(exc: Exception) -> dict[str, Any]:
 class Endpoints:
     """The handlers of both routers, over one `AnswerService`."""
 
-    def __init__(self, service: AnswerService, feedback: FeedbackStore, limiter: RateLimiter) -> None:
+    def __init__(self, service: AnswerService, feedback: FeedbackStore, admission: Admission) -> None:
         self.service = service
         self.settings = service.settings
         self.feedback = feedback
-        self.limiter = limiter
+        self.admission = admission
 
     def check_key(self, request: Request) -> None:
         import hmac
@@ -84,27 +86,47 @@ class Endpoints:
         if not hmac.compare_digest(token.encode(), want.encode()):
             raise HTTPException(401, "missing or wrong API key: send `Authorization: Bearer <key>`")
 
-    def limit(self, request: Request) -> None:
-        self.limiter.check(request.client.host if request.client else "unknown")
+    def admit(self, request: Request, question: str) -> Any:
+        """Spends the client's budget for a valid question (the rate limit counts answers, not
+        requests: a rejected request was counted by the error handler instead). Returns what
+        gives the token back when no answer follows."""
+        client = self.admission.client(request.client.host if request.client else None, request.headers)
+        return self.admission.question(client, question)
 
-    def run_answer(self, question: str, turns: list[Any], mode: str | None) -> Answer:
+    def run_answer(self, request: Request, question: str, turns: list[Any], mode: str | None) -> Answer:
         resolved = self.service.resolve(mode)
+        refund = self.admit(request, question)
         try:
             return self.service.answer(question, turns, resolved)
         except UserError as exc:
+            refund()
             raise ServiceError(str(exc)) from None
+        except Busy:
+            refund()
+            raise
 
-    def ask(self, req: AskRequest) -> dict[str, Any]:
+    def held_stream(self, request: Request, question: str, turns: list[Any], mode: str | None) -> Any:
+        resolved = self.service.resolve(mode)
+        refund = self.admit(request, question)
+        try:
+            return self.service.stream(question, turns, resolved), resolved
+        except Busy:
+            refund()
+            raise
+
+    def ask(self, req: AskRequest, request: Request) -> dict[str, Any]:
         """The same object as one line of `qingshan-bot ask --json`."""
+        request.state.question = req.question  # the language of an error, should there be one
         question, turns = ask_input(req, self.settings)
-        return self.run_answer(question, turns, req.mode).as_dict()
+        return self.run_answer(request, question, turns, req.mode).as_dict()
 
-    def stream_events(self, req: AskRequest) -> Any:
+    def stream_events(self, req: AskRequest, request: Request) -> Any:
         """SSE: `delta` events ({"text"}), then one `answer` event with the `ask --json` object."""
         from fastapi.responses import StreamingResponse
 
+        request.state.question = req.question
         question, turns = ask_input(req, self.settings)
-        items = self.service.stream(question, turns, self.service.resolve(req.mode))
+        items, _ = self.held_stream(request, question, turns, req.mode)
 
         async def events() -> AsyncIterator[str]:
             try:
@@ -118,9 +140,12 @@ class Endpoints:
 
         return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
-    def store_feedback(self, req: FeedbackRequest) -> dict[str, Any]:
+    def store_feedback(self, req: FeedbackRequest, request: Request) -> dict[str, Any]:
         body = req.model_dump()
         check_strings(body, "body")
+        # Ratings are cheap: they spend the larger budget, never the answers'.
+        client = self.admission.client(request.client.host if request.client else None, request.headers)
+        self.admission.reject(client, request_language(req.answer.question, request.headers.get("accept-language")))
         turns = body["history"] or []
         return {"stored": self.feedback.add(req.rating, body["answer"], turns)}
 
@@ -139,43 +164,38 @@ class Endpoints:
         names = ["qingshan-bot"] + [f"qingshan-bot-{m}" for m in MODES]
         return {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "qingshan-bot"} for n in names]}
 
-    def chat_completions(self, req: ChatRequest) -> Any:
+    def chat_completions(self, req: ChatRequest, request: Request) -> Any:
         """The last message is the question; earlier user/assistant messages are history; system
         messages are ignored. Adds a top-level `citations` array (same objects as `ask --json`)."""
+        request.state.question = req.messages[-1].text()
         question, turns = split_chat(req, self.settings)
         mode_wanted = mode_for_model(req.model)
         if not req.stream:
-            return _completion(self.run_answer(question, turns, mode_wanted))
-        mode = self.service.resolve(mode_wanted)
-        return _completion_stream(self.service.stream(question, turns, mode), f"qingshan-bot-{mode}")
+            return _completion(self.run_answer(request, question, turns, mode_wanted))
+        items, mode = self.held_stream(request, question, turns, mode_wanted)
+        return _completion_stream(items, f"qingshan-bot-{mode}")
 
 
-def build_router(service: AnswerService, feedback: FeedbackStore, limiter: RateLimiter) -> Any:
+def build_router(service: AnswerService, feedback: FeedbackStore, admission: Admission) -> Any:
     """Two routers: `/api` + `/v1` for programs (behind the optional API key) and `/widget` for
-    the widget's panel (public by nature: a page anyone can open; origin-checked, rate-limited)."""
+    the widget's panel (public by nature: a page anyone can open; origin-checked, rate-limited).
+    Every POST is rate-limited by its handler (answers) or the error handlers (rejections)."""
     from fastapi import APIRouter, Depends
 
-    e = Endpoints(service, feedback, limiter)
+    e = Endpoints(service, feedback, admission)
     api = APIRouter(dependencies=[Depends(e.check_key)])
     widget = APIRouter(tags=["widget"])
-    limited = [Depends(e.limit)]
     answers: dict[str, Any] = {"tags": ["answers"]}
-    api.post("/api/ask", **answers, summary="Answer a question with citations", dependencies=limited)(e.ask)
-    api.post("/api/ask/stream", **answers, summary="Answer as server-sent events", dependencies=limited)(
-        e.stream_events
-    )
-    api.post("/api/feedback", **answers, summary="Rate an answer", dependencies=limited)(e.store_feedback)
+    api.post("/api/ask", **answers, summary="Answer a question with citations")(e.ask)
+    api.post("/api/ask/stream", **answers, summary="Answer as server-sent events")(e.stream_events)
+    api.post("/api/feedback", **answers, summary="Rate an answer")(e.store_feedback)
     api.get("/api/starters", **answers, summary="Starter questions checked against the index")(e.starters)
     api.get("/v1/models", tags=["openai"], summary="The answer modes, as OpenAI models")(e.models)
-    api.post(
-        "/v1/chat/completions", tags=["openai"], summary="OpenAI-compatible chat completions", dependencies=limited
-    )(e.chat_completions)
+    api.post("/v1/chat/completions", tags=["openai"], summary="OpenAI-compatible chat completions")(e.chat_completions)
     # The widget's routes are the API's own handlers on a second router: no API key (the page
     # is public), the same rate limit and the same origin checks.
-    widget.post("/widget/ask", summary="The widget panel's stream (same as /api/ask/stream)", dependencies=limited)(
-        e.stream_events
-    )
-    widget.post("/widget/feedback", summary="The widget panel's ratings", dependencies=limited)(e.store_feedback)
+    widget.post("/widget/ask", summary="The widget panel's stream (same as /api/ask/stream)")(e.stream_events)
+    widget.post("/widget/feedback", summary="The widget panel's ratings")(e.store_feedback)
     widget.get("/widget/starters", summary="Starter questions for the widget panel")(e.starters)
     return api, widget
 

@@ -43,20 +43,20 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     from bot.evaluation.feedback import FeedbackStore
     from bot.server.api import build_router
     from bot.server.chat_page import CSS, build_chat_page, local_theme
-    from bot.server.ratelimit import RateLimiter
+    from bot.server.ratelimit import Admission
     from bot.server.security import SecurityMiddleware
     from bot.server.service import AnswerService
 
     origins = settings.origins()
     service = service or AnswerService(settings)
     feedback = FeedbackStore(settings.feedback_target())
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    admission = Admission(settings)
     app = FastAPI(title="qingshan-bot", version=__version__, description=service.profile.description)
     app.state.service = service
     app.state.feedback = feedback
-    _add_error_handlers(app)
+    _add_error_handlers(app, admission)
     # Before the widget's static-asset route, which would otherwise shadow /widget/starters.
-    api, widget = build_router(service, feedback, limiter)
+    api, widget = build_router(service, feedback, admission)
     app.include_router(api)
     app.include_router(widget)
     _add_health_routes(app, service)
@@ -77,7 +77,7 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
         service.warm_up()
     return gr.mount_gradio_app(
         app,
-        build_chat_page(service, feedback, limiter),
+        build_chat_page(service, feedback, admission),
         path="/chat",
         theme=local_theme(),
         css=CSS,
@@ -87,8 +87,10 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     )
 
 
-def _add_error_handlers(app: Any) -> None:
-    """Every error is one JSON shape (`error_body`), with the status that says whose fault it is."""
+def _add_error_handlers(app: Any, admission: Any) -> None:
+    """Every error is one JSON shape (`error_body`), with the status that says whose fault it is.
+    A request refused as the client's fault spends the client's rejected budget; past it the
+    answer is 429 instead, so a flood of garbage is stopped without touching the answers."""
     from fastapi import Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -99,15 +101,27 @@ def _add_error_handlers(app: Any) -> None:
     from bot.server.gate import Busy
     from bot.server.ratelimit import RateLimited
 
-    def handler(exc_type: type[Exception], make: Any) -> None:
-        async def handle(_: Request, exc: Exception) -> JSONResponse:
-            return make(exc)
-
-        app.add_exception_handler(exc_type, handle)
-
     def retry(exc: Any, kind: str, code: str, status: int) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(error_body(str(exc), kind, code), status_code=status, headers=headers)
+
+    def rejected(request: Request, exc: Exception, response: JSONResponse) -> JSONResponse:
+        client = admission.client(request.client.host if request.client else None, request.headers)
+        try:
+            admission.reject(client, _language(request, exc))
+        except RateLimited as limited:
+            return retry(limited, "rate_limit_error", "rate_limited", 429)
+        return response
+
+    def handler(exc_type: type[Exception], make: Any, client_fault: bool = False) -> None:
+        async def handle(request: Request, exc: Exception) -> JSONResponse:
+            response = make(exc)
+            # Not found (a page's stray asset request) is nobody's attempt at an answer.
+            if client_fault and 400 <= response.status_code < 500 and response.status_code not in (404, 405):
+                return rejected(request, exc, response)
+            return response
+
+        app.add_exception_handler(exc_type, handle)
 
     def crash(exc: Exception) -> JSONResponse:
         log.error("unhandled error: %r", exc, exc_info=exc)
@@ -116,8 +130,9 @@ def _add_error_handlers(app: Any) -> None:
     handler(
         RequestValidationError,
         lambda exc: JSONResponse(error_body(_validation_message(list(exc.errors()))), status_code=400),
+        client_fault=True,
     )
-    handler(UserError, lambda exc: JSONResponse(error_body(str(exc)), status_code=400))
+    handler(UserError, lambda exc: JSONResponse(error_body(str(exc)), status_code=400), client_fault=True)
     handler(
         ServiceError,
         lambda exc: JSONResponse(error_body(str(exc), "server_error", "unavailable"), status_code=503),
@@ -127,8 +142,22 @@ def _add_error_handlers(app: Any) -> None:
     handler(
         HTTPException,
         lambda exc: JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers),
+        client_fault=True,
     )
     handler(Exception, crash)
+
+
+def _language(request: Any, exc: Exception) -> str:
+    """The language of a refused request: its question's if it got that far, else the browser's."""
+    from bot.server.identity import request_language
+
+    question = getattr(request.state, "question", None)
+    body = getattr(exc, "body", None)
+    if question is None and isinstance(body, dict):
+        messages = body.get("messages")
+        last = messages[-1] if isinstance(messages, list) and messages else None
+        question = body.get("question", last.get("content") if isinstance(last, dict) else None)
+    return request_language(question if isinstance(question, str) else None, request.headers.get("accept-language"))
 
 
 def _add_health_routes(app: Any, service: Any) -> None:

@@ -20,7 +20,8 @@ from bot.core.profile import CorpusProfile
 from bot.core.text import clean_question
 from bot.evaluation.feedback import FeedbackStore
 from bot.server.gate import Busy
-from bot.server.ratelimit import RateLimited, RateLimiter
+from bot.server.identity import request_language
+from bot.server.ratelimit import Admission, RateLimited
 from bot.server.render import CSS, render_answer, render_error, render_pending, render_user
 from bot.server.service import AnswerService
 
@@ -54,7 +55,22 @@ def mode_line(service: AnswerService) -> str:
     return f"回答模式：**{name}**{note}"
 
 
-def _responder(service: AnswerService, limiter: RateLimiter) -> Callable[..., Iterator[tuple[Any, ...]]]:
+def admitted(admission: Admission, request: Any, message: Any, limit: int) -> tuple[str, Callable[[], None]]:
+    """The page's question, cleaned, and its spending: a question it refuses spends the client's
+    rejected budget, one it answers the answers budget (the rate limit counts answers)."""
+    client = getattr(request, "client", None)
+    headers = getattr(request, "headers", None) or {}
+    who = admission.client(getattr(client, "host", None), headers)
+    try:
+        q = clean_question(message, limit)
+    except UserError:
+        text = message if isinstance(message, str) else None
+        admission.reject(who, request_language(text, headers.get("accept-language")))
+        raise
+    return q, admission.question(who, q)
+
+
+def _responder(service: AnswerService, admission: Admission) -> Callable[..., Iterator[tuple[Any, ...]]]:
     """The chat handler: streams verified text into the last bubble, then the cited answer."""
 
     def respond(
@@ -67,12 +83,16 @@ def _responder(service: AnswerService, limiter: RateLimiter) -> Callable[..., It
         shown.append({"role": "assistant", "content": render_pending("")})
         yield shown, "", turns, records
         try:
-            limiter.check(getattr(getattr(request, "client", None), "host", None) or "page")
-            q = clean_question(message, service.settings.max_query_chars)
+            q, refund = admitted(admission, request, message, service.settings.max_query_chars)
             mode = service.resolve(None)
             text = ""
             final: Answer | None = None
-            for item in service.stream(q, history, mode):
+            try:
+                items = service.stream(q, history, mode)
+            except Busy:
+                refund()
+                raise
+            for item in items:
                 if isinstance(item, Answer):
                     final = item
                 else:
@@ -148,11 +168,11 @@ def _layout(profile: CorpusProfile, compact: bool) -> SimpleNamespace:
 
 
 def build_chat_page(
-    service: AnswerService, feedback: FeedbackStore, limiter: RateLimiter, *, compact: bool = False
+    service: AnswerService, feedback: FeedbackStore, admission: Admission, *, compact: bool = False
 ) -> Any:
     import gradio as gr
 
-    respond = _responder(service, limiter)
+    respond = _responder(service, admission)
     on_feedback = _feedback_handler(feedback)
     # Gradio finds the request and event-data arguments by their annotations, which must be the
     # classes themselves (this module's annotations are strings, and `gr` is imported lazily).
@@ -161,9 +181,12 @@ def build_chat_page(
 
     def answer_text(message: str, request: Any) -> str:
         """For gradio_client: one question in, the answer text (with [n] markers) out."""
-        limiter.check(getattr(request.client, "host", None) or "page")
-        q = clean_question(message, service.settings.max_query_chars)
-        return service.answer(q, [], service.resolve(None)).text
+        q, refund = admitted(admission, request, message, service.settings.max_query_chars)
+        try:
+            return service.answer(q, [], service.resolve(None)).text
+        except Busy:
+            refund()
+            raise
 
     answer_text.__annotations__["request"] = gr.Request
     private: dict[str, Any] = {"api_visibility": "private"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -17,10 +18,17 @@ from tests.support import ARTICLE, ROOT
 pytestmark = pytest.mark.integration
 
 
-def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QINGSHAN_")}
+def run(
+    *args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("QINGSHAN_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -167,3 +175,103 @@ def test_chat_is_multi_turn(workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     first, second = proc.stdout.split("你> ")[1:3]
     assert "19家" in first and "11家" in second
+
+
+# Every command, on a missing file, malformed input, a missing optional component or a server
+# that is down: one line saying what is wrong and what to do, exit code 2, no traceback.
+# {closed} is a port nothing listens on, {busy} one that another server holds.
+EVERY_COMMAND = [
+    (("index", "--corpus", "nowhere"), {}, "corpus folder not found"),
+    (("search", "x", "--chroma-server", "127.0.0.1:{closed}"), {}, "is not reachable"),
+    (("config",), {"QINGSHAN_TOP_K": "0"}, "invalid setting top_k"),
+    (("ask", "--questions", "bad.jsonl"), {}, "bad.jsonl:2: invalid JSON"),
+    (("chat", "--corpus", "nowhere", "--index", "nowhere-index"), {}, "corpus folder not found"),
+    (("eval", "--questions", "missing.jsonl"), {}, "questions file not found"),
+    (("score", "--questions", "q.jsonl", "--answers", "missing.jsonl"), {}, "answers file not found"),
+    (("score", "--questions", "q.jsonl", "--answers", "bad.jsonl"), {}, "bad.jsonl:2: invalid JSON"),
+    (("score", "--questions", "q.jsonl", "--answers", "q.jsonl"), {}, "`answer` must be a string"),
+    (("eval-retrieval", "--questions", "missing.jsonl"), {}, "questions file not found"),
+    (("cmrc-convert", "bad.jsonl", "--out", "cmrc"), {}, "not a readable CMRC/SQuAD json file"),
+    (("feedback", "export", "--data", "empty", "--out", "x.jsonl"), {}, "no feedback database"),
+    (("feedback", "export", "--db", "nosuch://x", "--out", "x.jsonl"), {}, "cannot be used"),
+    (("serve", "--port", "{busy}"), {}, "another server is using it"),
+    (("models", "prepare"), {"QINGSHAN_EMBEDDING_MODEL": "/nonexistent/model"}, "could not be loaded"),
+    (("models", "pull"), {"QINGSHAN_CACHE_DIR": "afile"}, "set QINGSHAN_CACHE_DIR to a writable folder"),
+    (("docs", "--out", "docs-out"), {"QINGSHAN_CHROMIUM": "/nonexistent/chromium"}, "apt-get install -y chromium"),
+    (("docs", "--out", "docs-out"), {"PYTHONPATH": "{no_playwright}"}, "Playwright is not installed"),
+    (("bench-retrieval", "--cmrc", "missing.json"), {}, "CMRC file not found"),
+    (("bench-http", "--questions", "missing.jsonl"), {}, "questions file not found"),
+    (("loadtest", "--url", "http://127.0.0.1:{closed}", "--questions", "q.jsonl"), {}, "start one with"),
+    (("bench", "--questions", "missing.jsonl"), {}, "questions file not found"),
+]
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A folder with bad inputs, a port nothing listens on and one that is taken."""
+    d = tmp_path_factory.mktemp("broken")
+    (d / "q.jsonl").write_text('{"id": 1, "question": "好"}\n', encoding="utf-8")
+    (d / "bad.jsonl").write_text('{"id": 1, "question": "好"}\n{oops\n', encoding="utf-8")
+    (d / "afile").write_text("not a folder", encoding="utf-8")
+    (d / "empty").mkdir()
+    # A `playwright` that cannot be imported, first on the path: Playwright missing.
+    (d / "shadow" / "playwright").mkdir(parents=True)
+    (d / "shadow" / "playwright" / "__init__.py").write_text("raise ImportError('no playwright here')\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    path = os.pathsep.join(p for p in (str(d / "shadow"), os.environ.get("PYTHONPATH", "")) if p)
+    return {"dir": str(d), "closed": str(closed), "no_playwright": path}
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    return text.format(**values) if "{" in text else text
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"), EVERY_COMMAND, ids=lambda v: " ".join(v) if isinstance(v, tuple) else None
+)
+def test_every_command_fails_in_one_line(
+    broken: dict[str, str], args: tuple[str, ...], env: dict[str, str], message: str
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        values = {**broken, "busy": str(busy.getsockname()[1])}
+        proc = run(
+            *(_fill(a, values) for a in args),
+            cwd=Path(broken["dir"]),
+            check=False,
+            env={k: _fill(v, values) for k, v in env.items()},
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("qingshan-bot: error: "), proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_every_command_is_in_the_failure_table() -> None:
+    from bot.cli import build_parser
+    from bot.cli.reference import subcommands
+
+    leaves = {name for name, p in subcommands(build_parser()) if p.get_default("func") is not None}
+    tried = {" ".join(args) + " " for args, _, _ in EVERY_COMMAND}
+    covered = {name for name in leaves if any(t.startswith(name + " ") for t in tried)}
+    assert leaves == covered, leaves - covered
+
+
+@pytest.mark.parametrize("how", [{"QINGSHAN_DEBUG": "1"}, {}])
+def test_debug_shows_the_traceback(broken: dict[str, str], how: dict[str, str]) -> None:
+    verbose = () if how else ("-v",)
+    proc = run(
+        "score",
+        "--questions",
+        "q.jsonl",
+        "--answers",
+        "missing.jsonl",
+        *verbose,
+        cwd=Path(broken["dir"]),
+        check=False,
+        env=how,
+    )
+    assert proc.returncode == 2 and "Traceback (most recent call last)" in proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1] == "qingshan-bot: error: answers file not found: missing.jsonl"

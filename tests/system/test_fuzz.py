@@ -33,6 +33,7 @@ def fuzz_schema(real_retriever: Any, tmp_path_factory: pytest.TempPathFactory) -
         cache_dir=base / "cache",  # no local model here
         data_dir=base / "data",
         rate_limit_per_minute=0,
+        rate_limit_rejected_per_minute=0,  # it sends hundreds of invalid bodies on purpose
     )
     app = create_app(s, AnswerService(s, Answerer(s, real_retriever)), warm=False)
     return schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -138,3 +138,48 @@ def test_rrf_fuse() -> None:
     fused = rrf_fuse([[1, 2, 3], [3, 1]], k=60)
     assert [i for i, _ in fused] == [1, 3, 2]
     assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+
+
+HIDDEN = "\u200b\u202e\u2066\u200d\ufeff\u00ad\U000e0041"  # zero-width, bidi, tag characters
+
+
+@pytest.mark.parametrize("where", [2, 3, 5])
+def test_invisible_characters_inside_a_name_find_the_same_passage(
+    settings: Settings, fake_embedder: FakeEmbedder, where: int
+) -> None:
+    from bot.core.text import clean_question
+
+    build_index(settings, fake_embedder)
+    r = _retriever(settings, fake_embedder)
+    plain = "北奔重汽和哪家公司合作氢能"
+    hidden = plain[:where] + HIDDEN + plain[where:]
+    expected = [p.chunk.id for p in r.search(plain, k=3)]
+    assert "喜玛拉雅" in r.search(plain, k=1)[0].chunk.text
+    # Through the question cleaner (every adapter) and straight into search (the CLI's `search`).
+    assert [p.chunk.id for p in r.search(clean_question(hidden, 2000), k=3)] == expected
+    assert [p.chunk.id for p in r.search(hidden, k=3)] == expected
+
+
+def test_a_name_hidden_in_a_document_is_found_by_the_plain_question(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    doc = f"甲乙{HIDDEN}丙丁公司于2023年在青山区建设了氢能装备试验场。"
+    (settings.corpus_dir / "hidden.txt").write_text(doc, "utf-8")
+    build_index(settings, fake_embedder)
+    best = _retriever(settings, fake_embedder).search("甲乙丙丁公司建设了什么", k=1)[0]
+    assert best.chunk.doc_id == "hidden" and "甲乙丙丁公司" in best.chunk.text
+
+
+def test_the_loader_and_the_question_cleaner_strip_the_same_characters() -> None:
+    from bot.core.text import INVISIBLE, clean_question
+    from bot.ingest.loader import _SPACES, clean_text
+
+    checked = 0
+    for cp in [*range(0x10000), *range(0xE0000, 0xE0080)]:
+        ch = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF or ch.isspace() or _SPACES.match(ch):
+            continue  # surrogates are refused; whitespace is layout, collapsed by the loader
+        raw = f"北{ch}奔"
+        assert clean_question(raw, 100) == clean_text(raw), hex(cp)
+        checked += INVISIBLE.match(ch) is not None
+    assert checked >= 30  # the invisible set itself was among them

@@ -301,7 +301,7 @@ def test_rate_limit_is_429_with_retry_after(app_settings: Settings, fake_embedde
         assert [c.post("/api/ask", json={"question": Q}).status_code for _ in range(2)] == [200, 200]
         r = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": Q}]})
         assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 10
-        assert "per minute" in r.json()["error"]["message"]
+        assert "每分钟" in r.json()["error"]["message"]  # the question was Chinese
         assert c.get("/healthz").status_code == 200  # health checks are never limited
 
 
