@@ -26,7 +26,7 @@ from bot.answering.conversation import (
 )
 from bot.answering.extractive import Pick, SentencePicker, is_confirmation, missing_fact_in, text_order
 from bot.answering.guard import DECLINE_EN, DECLINE_ZH, is_injection
-from bot.answering.parts import split_parts
+from bot.answering.parts import leans_back, split_parts
 from bot.answering.prompting import answer_messages, condense_messages, translate_messages
 from bot.answering.sentences import Sentence, overlap
 from bot.answering.structure import count_of_titles
@@ -212,15 +212,19 @@ class Answerer:
         part the text holds and names the parts it does not. None when it holds none."""
         picked: list[Sentence] = []
         missing: list[str] = []
-        for part in parts:
-            pool = _merged(passages, self.retriever.search(part, k=self.settings.top_k))
-            pick = self.picker.pick(part, pool, "", part)
+        asked = 0  # parts that ask for a fact; a yes/no check alone is no answer ("获批了吗？是哪年？")
+        for i, part in enumerate(parts):
+            # A part that leans on the one before ("……获批了吗？是哪年批的？") is searched with it.
+            query = f"{parts[i - 1]}{part}" if i and leans_back(part) else part
+            pool = _merged(passages, self.retriever.search(query, k=self.settings.top_k))
+            pick = self.picker.pick(query, pool, "", part)
             if pick.refused:
                 missing.append(part.rstrip("？?"))
                 continue
+            asked += not is_confirmation(part)
             seen = {(s.passage.chunk.doc_id, s.start) for s in picked}
             picked += [s for s in pick.sentences if (s.passage.chunk.doc_id, s.start) not in seen]
-        if not picked:
+        if not asked:
             return None
         citations = [_citation(i, s) for i, s in enumerate(picked, 1)]
         text = "".join(f"{s.text}[{i}]" for i, s in enumerate(picked, 1))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.answering import relevance
 from bot.answering.sentences import Sentence, overlap, passage_sentences
 from bot.answering.structure import DocumentMap
 from bot.answering.wordlists import pairs, words
@@ -97,6 +98,8 @@ class SentencePicker:
         self._vectors: dict[str, np.ndarray] = {}
         self._map: DocumentMap | None = None
         self._map_of: object = None
+        self._docs: dict[str, str] = {}
+        self._docs_of: object = None
 
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         if is_query:
@@ -162,10 +165,35 @@ class SentencePicker:
             if not holders:
                 return Pick(chosen[:1], True, reason)
             chosen = holders[: max(1, limit - 1)]
+        if self.retriever.settings.relevance_gate and has_chinese(question):
+            p = relevance.probability(self.relevance(question, chosen[0], passages))
+            if p < self.threshold():
+                return Pick(chosen[:1], True, f"the text does not seem to hold this (relevance {p:.2f})")
         clear = chosen[0] is ranked[0][0] and (len(ranked) == 1 or ranked[1][1] < CLEAR_LEAD * best)
         if wants_list:
             chosen = self._with_items(question, chosen)
         return Pick(chosen, False, wants_list=wants_list, clear_best=clear)
+
+    def threshold(self) -> float:
+        override = self.retriever.settings.relevance_threshold
+        return float(relevance.model()["threshold"]) if override is None else override
+
+    def relevance(self, question: str, best: Sentence, passages: list[Passage]) -> dict[str, float]:
+        """The relevance signal's features for the sentence an answer would cite first."""
+        if self._docs_of is not self.retriever.chunks:  # a reloaded index is a new corpus
+            self._docs = {}
+            for c in self.retriever.chunks:
+                self._docs[c.doc_id] = self._docs.get(c.doc_id, "") + c.text
+            self._docs_of = self.retriever.chunks
+        return relevance.features(
+            question,
+            best,
+            self._docs.get(best.passage.chunk.doc_id, best.passage.chunk.text),
+            passage_sentences(passages),
+            self.similarity(question, [best.text])[0],
+            self.retriever.keyword,
+            len(self.retriever.chunks),
+        )
 
     def _with_items(self, question: str, chosen: list[Sentence]) -> list[Sentence]:
         """A list question whose best sentences introduce the items (a count, a topic lead)

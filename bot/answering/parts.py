@@ -45,6 +45,14 @@ def _asking(pieces: Iterable[str]) -> list[str]:
     return out
 
 
+_LEANS = re.compile(r"^(?:是|该|它|其|他|她|他们|它们|那|这|此|又|则|并且|而且)")
+
+
+def leans_back(part: str) -> bool:
+    """Whether a part has no subject of its own ("是哪年批的？", "该漫画是由谁创作的？")."""
+    return len(part) <= 8 or bool(_LEANS.match(part))
+
+
 def _verb(rest: str) -> str:
     """ "分别是什么" keeps its 是 once the subject stands alone ("A是什么")."""
     return "是" if rest.startswith("是") else ""

@@ -148,6 +148,12 @@ def _register_sets(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder (corpora, sets, sets.json)")
     p.set_defaults(func=cmd_cmrc_sets)
 
+    p = sub.add_parser("calibrate", help="fit the relevance signal on the dev split of a cmrc-sets folder")
+    p.add_argument("--sets", type=Path, required=True, help="folder written by `cmrc-sets`")
+    p.add_argument("--max-false-refusal", type=float, default=0.03, help="on `open` dev questions (default 0.03)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_calibrate)
+
     p = sub.add_parser("eval-suite", help="run every set of a cmrc-sets folder through eval; one summary")
     p.add_argument("--sets", type=Path, required=True, help="folder written by `cmrc-sets`")
     p.add_argument("--split", choices=["dev", "heldout"], default="dev")
@@ -175,4 +181,12 @@ def cmd_eval_suite(args: argparse.Namespace) -> int:
     only = [x.strip() for x in args.only.split(",") if x.strip()] if args.only else None
     summary = run_suite(make_settings(args), args.sets, args.split, args.mode, args.out, only, args.limit)
     print(render(summary))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from bot.evaluation.calibrate import calibrate
+
+    model = calibrate(make_settings(args), args.sets, args.max_false_refusal)
+    print(json.dumps(model, ensure_ascii=False, indent=2))
     return 0

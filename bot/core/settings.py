@@ -72,6 +72,15 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=10.0, description="Weight of the dense ranking in fusion (keyword = 1)."
     )
     max_query_chars: int = Field(2000, ge=1)
+    relevance_gate: bool = Field(
+        False,
+        description="Refuse when the calibrated relevance signal (bot/answering/data/relevance.json) says the "
+        "text does not answer. Off by default: fitted on CMRC it refuses 88% of questions whose topic the corpus "
+        "lacks at 3% false refusals there, but 13% of the article's colloquial questions (docs/answers.md).",
+    )
+    relevance_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="Override of the fitted threshold of the relevance gate."
+    )
 
     mode: Literal["auto", "local", "openai", "extractive"] = Field(
         "auto",

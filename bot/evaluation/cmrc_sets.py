@@ -138,7 +138,7 @@ def _missing_fact(paras: list[Para]) -> tuple[list[dict[str, Any]], dict[str, st
 def _missing_topic(paras: list[Para]) -> tuple[list[dict[str, Any]], list[Para]]:
     """Up to two questions of each removed paragraph whose spans occur nowhere in what is left."""
     order = sorted(paras, key=lambda p: hashlib.sha1(("topic" + p.id).encode()).hexdigest())
-    removed = {p.id for p in order[:MISSING_TOPIC_PARAGRAPHS]}
+    removed = {p.id for p in order[: min(MISSING_TOPIC_PARAGRAPHS, len(paras) // 2)]}  # at most half
     kept = [p for p in paras if p.id not in removed]
     corpus_norm = normalise("\n".join(p.text + p.title for p in kept))
     items = []

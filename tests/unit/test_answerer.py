@@ -282,3 +282,53 @@ def test_a_followup_rewrite_that_is_no_rewrite_falls_back_to_the_rule(
     ans = answerer.answer(question, [Turn("user", turns[0]), Turn("assistant", turns[1])], mode="local")
     assert ans.rewritten_question == rewritten
     assert fact in ans.text
+
+
+def test_a_two_part_question_is_answered_part_by_part(settings, retriever) -> None:
+    ans = Answerer(settings, retriever).answer(
+        "青山区2021年有多少家高新技术企业？北奔重汽在氢能方面和谁合作？", mode="extractive"
+    )
+    assert not ans.refused and "19家" in ans.text and "喜玛拉雅" in ans.text
+    assert len(ans.citations) >= 2 and all(c.quote in c.text for c in ans.citations)
+
+
+def test_a_part_the_text_does_not_hold_is_named(settings, retriever) -> None:
+    ans = Answerer(settings, retriever).answer(
+        "青山区2021年有多少家高新技术企业？青山区的常住人口有多少？", mode="extractive"
+    )
+    assert "19家" in ans.text and ans.text.endswith("文中未提及：青山区的常住人口有多少。")
+
+
+def test_only_a_follow_up_asking_for_more_passes_over_what_was_said() -> None:
+    from bot.answering.conversation import wants_more
+
+    assert wants_more("还有呢？") and wants_more("中核北方还有别的氢能项目吗？") and wants_more("What else?")
+    assert not wants_more("它是谁牵头成立的？") and not wants_more("那科技型中小企业呢？")
+
+
+def test_the_relevance_gate_is_off_by_default_and_refuses_below_its_threshold(settings, retriever) -> None:
+    q = "青山区2021年有多少家高新技术企业？"
+    assert not settings.relevance_gate and not Answerer(settings, retriever).answer(q, mode="extractive").refused
+    strict = settings.model_copy(update={"relevance_gate": True, "relevance_threshold": 1.0})
+    retriever.settings = strict
+    picker = Answerer(strict, retriever).picker
+    pick = picker.pick(q, retriever.search(q), "", q)
+    assert pick.refused and pick.reason.startswith("the text does not seem to hold this (relevance")
+    assert Answerer(strict, retriever).answer(q, mode="extractive").refused
+    lenient = settings.model_copy(update={"relevance_gate": True, "relevance_threshold": 0.0})
+    retriever.settings = lenient
+    assert not Answerer(lenient, retriever).answer(q, mode="extractive").refused
+
+
+def test_relevance_features_measure_what_the_sentence_holds(settings, retriever) -> None:
+    from bot.answering import relevance
+
+    picker = Answerer(settings, retriever).picker
+    q = "青山区2021年有多少家高新技术企业？"
+    passages = retriever.search(q)
+    pick = picker.pick(q, passages, "", q)
+    values = picker.relevance(q, pick.best_first[0], passages)
+    assert values["cov_sent"] > 0.5 and values["cov_doc"] >= values["cov_sent"] - 1e-9
+    fitted = relevance.model()
+    assert set(fitted["coef"]) == set(relevance.FEATURES) and "fitted_on" in fitted and 0 < fitted["threshold"] < 1
+    assert relevance.probability({**values, "dense": 0.95}) > relevance.probability({**values, "dense": 0.80})
