@@ -56,7 +56,8 @@ def test_a_second_corpus_carries_its_own_title_and_starters(tmp_path: Path) -> N
         starters = json.loads(_get(server + "/api/starters"))["questions"]
         # Drawn from the corpus's own titles (the profile lists none), and each checked answerable.
         assert starters and all(any(t in q for t in titles) for q in starters), starters
-        assert "百科问答" in _get(server + "/widget.js")
+        # The loader's default title is the profile's (JSON-escaped into the script).
+        assert json.dumps("百科问答") in _get(server + "/widget.js")
         with sync_playwright() as pw:
             browser = launch_chromium(pw)
             page = browser.new_page()
