@@ -4,7 +4,6 @@ and a 429 carries Retry-After and a message in the asker's language."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +23,7 @@ from bot.server.chat_page import _responder
 from bot.server.identity import ClientIdentity, request_language
 from bot.server.ratelimit import Admission
 from bot.server.service import AnswerService
+from tests.support import generation_slot_held
 from tests.support.fakes import CountingBackend, FakeEmbedder
 
 Q = "青山区2021年有多少家高新技术企业？"
@@ -158,23 +158,9 @@ def test_429_speaks_the_askers_language(client: TestClient) -> None:
 def test_an_answer_the_server_was_too_busy_for_is_not_spent(limits: Settings, fake_embedder: FakeEmbedder) -> None:
     app = _app(limits, fake_embedder, CountingBackend(["高新技术企业19家。[1]"] * 4))
     with TestClient(app) as c:
-        service: AnswerService = app.state.service
-        held, release = threading.Event(), threading.Event()
-
-        def occupy() -> None:
-            with service.gate.slot():
-                held.set()
-                release.wait(10)
-
-        t = threading.Thread(target=occupy)
-        t.start()
-        held.wait(5)
-        try:
+        with generation_slot_held(app.state.service):
             for path in ("/api/ask", "/api/ask/stream", "/api/ask"):
                 assert c.post(path, json={"question": Q, "mode": "local"}).status_code == 503
-        finally:
-            release.set()
-            t.join()
         assert [c.post("/api/ask", json={"question": Q, "mode": "local"}).status_code for _ in range(2)] == [200, 200]
 
 

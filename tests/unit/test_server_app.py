@@ -4,7 +4,6 @@ CORS and origins, security headers, streaming order, the generation gate, feedba
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from bot.retrieval.retriever import Retriever
 from bot.server.app import create_app
 from bot.server.render import render_answer, render_user
 from bot.server.service import AnswerService
+from tests.support import generation_slot_held
 from tests.support.fakes import CountingBackend, FakeEmbedder
 
 GOOD = "http://portal.example"
@@ -188,26 +188,12 @@ def test_stream_sends_verified_deltas_before_the_answer(app_settings: Settings, 
 def test_busy_generation_is_503_with_retry_after(app_settings: Settings, fake_embedder: FakeEmbedder) -> None:
     with make_client(app_settings, fake_embedder, CountingBackend(["高新技术企业19家。[1]"] * 3)) as c:
         service: AnswerService = c.app.state.service  # type: ignore[attr-defined]
-        held = threading.Event()
-        release = threading.Event()
-
-        def occupy() -> None:
-            with service.gate.slot():
-                held.set()
-                release.wait(10)
-
-        t = threading.Thread(target=occupy)
-        t.start()
-        held.wait(5)
-        try:
+        with generation_slot_held(service):
             for path in ("/api/ask", "/api/ask/stream"):
                 r = c.post(path, json={"question": Q, "mode": "local"})
                 assert r.status_code == 503 and int(r.headers["retry-after"]) > 0, r.text
             # Extractive answers never wait behind the LLM.
             assert c.post("/api/ask", json={"question": Q, "mode": "extractive"}).status_code == 200
-        finally:
-            release.set()
-            t.join()
         assert c.post("/api/ask", json={"question": Q, "mode": "local"}).status_code == 200
         assert service.gate.load == 0
 
