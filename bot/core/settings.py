@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="If set, /api and /v1 need `Authorization: Bearer <key>` (the widget and page do not)."
     )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Turns on the admin pages (/admin/: evaluation, review queue, documents); an admin signs in "
+        "with it once (an HttpOnly cookie) or sends `Authorization: Bearer <token>`. Unset: the pages are off.",
+    )
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
         description="Trusted reverse proxies (IPs or CIDR networks, comma-separated; * = any): only their "

@@ -41,6 +41,7 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
 
     from bot import __version__
     from bot.evaluation.feedback import FeedbackStore
+    from bot.server.admin_auth import AdminAuth, add_admin_home, add_login_routes
     from bot.server.api import build_router
     from bot.server.chat_page import CSS, build_chat_page, local_theme
     from bot.server.ratelimit import Admission
@@ -60,6 +61,10 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     app.include_router(api)
     app.include_router(widget)
     _add_health_routes(app, service)
+    app.state.admin = AdminAuth(settings.admin_token)
+    app.state.admin_sections = []  # (label, path) of each admin page; the /admin/ home lists them
+    add_login_routes(app, app.state.admin)
+    add_admin_home(app, app.state.admin)
     _add_widget_assets(app, origins, service.profile)
     _use_profile_example(app, service.profile.example_question)
     app.add_middleware(SecurityMiddleware, origins=origins, max_body=settings.max_body_bytes)

@@ -1,0 +1,122 @@
+"""Who may use the admin pages: one token from settings (`QINGSHAN_ADMIN_TOKEN`).
+
+A browser signs in once at /admin/login and then carries an HttpOnly, SameSite=Strict cookie
+holding a keyed hash of the token (never the token itself), so another site can neither read it
+nor make a browser send it. Scripts send `Authorization: Bearer <token>` instead. With no token
+set the admin pages are off and say how to turn them on: an open admin page is worse than none.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the real `Request`, imported lazily below.
+
+import hashlib
+import hmac
+import html
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import SecretStr
+
+COOKIE = "qingshan_admin"
+OFF_MESSAGE = "The admin pages are off. Set QINGSHAN_ADMIN_TOKEN and restart the server to turn them on."
+
+
+class AdminAuth:
+    def __init__(self, token: SecretStr | None) -> None:
+        self._token = token.get_secret_value().encode() if token else None
+
+    @property
+    def enabled(self) -> bool:
+        return self._token is not None
+
+    def cookie_value(self) -> str:
+        assert self._token is not None
+        return hmac.new(self._token, b"qingshan-admin-session", hashlib.sha256).hexdigest()
+
+    def token_ok(self, token: str) -> bool:
+        return self._token is not None and hmac.compare_digest(token.encode(), self._token)
+
+    def allowed(self, headers: Any, cookies: Any) -> bool:
+        if self._token is None:
+            return False
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer ") and self.token_ok(auth[7:]):
+            return True
+        return hmac.compare_digest(cookies.get(COOKIE, ""), self.cookie_value())
+
+    def require(self, request: Any) -> None:
+        """A FastAPI dependency body: 403 when the pages are off, 401 without the token."""
+        from starlette.exceptions import HTTPException
+
+        if not self.enabled:
+            raise HTTPException(403, OFF_MESSAGE)
+        if not self.allowed(request.headers, request.cookies):
+            raise HTTPException(401, "admin token missing or wrong: sign in at /admin/login")
+
+
+def login_page(next_path: str, error: str = "") -> str:
+    note = f'<p role="alert" class="error">{html.escape(error)}</p>' if error else ""
+    return f"""<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>Admin sign-in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head><body>
+<main style="max-width:28rem;margin:4rem auto;font-family:sans-serif">
+<h1>管理登录 · Admin sign-in</h1>{note}
+<form method="post" action="/admin/login">
+<input type="hidden" name="next" value="{html.escape(next_path)}">
+<label>Admin token <input type="password" name="token" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form></main></body></html>"""
+
+
+def safe_next(raw: str | None) -> str:
+    """Only a path on this server: `//evil.example` or `https://…` would make the sign-in an open redirect."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return "/admin/"
+    return quote(raw, safe="/?=&-_.~%")
+
+
+def add_login_routes(app: Any, auth: AdminAuth) -> None:
+    from fastapi import Form, Request
+    from fastapi.responses import HTMLResponse, RedirectResponse
+
+    @app.get("/admin/login", include_in_schema=False)
+    def login_form(next: str | None = None) -> Any:
+        if not auth.enabled:
+            return HTMLResponse(f"<!doctype html><p>{html.escape(OFF_MESSAGE)}</p>", status_code=403)
+        return HTMLResponse(login_page(safe_next(next)))
+
+    @app.post("/admin/login", include_in_schema=False)
+    def login(request: Request, token: str = Form(""), next: str = Form("/admin/")) -> Any:
+        if not auth.enabled:
+            return HTMLResponse(f"<!doctype html><p>{html.escape(OFF_MESSAGE)}</p>", status_code=403)
+        if not auth.token_ok(token):
+            return HTMLResponse(login_page(safe_next(next), "Wrong token."), status_code=401)
+        response = RedirectResponse(safe_next(next), status_code=303)
+        secure = request.url.scheme == "https"
+        response.set_cookie(COOKIE, auth.cookie_value(), httponly=True, samesite="strict", secure=secure, path="/")
+        return response
+
+    @app.post("/admin/logout", include_in_schema=False)
+    def logout() -> Any:
+        response = RedirectResponse("/admin/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+
+def add_admin_home(app: Any, auth: AdminAuth) -> None:
+    """/admin/: links to every admin page registered in `app.state.admin_sections`."""
+    from fastapi import Request
+    from fastapi.responses import HTMLResponse, RedirectResponse
+
+    @app.get("/admin/", include_in_schema=False)
+    def admin_home(request: Request) -> Any:
+        if not auth.enabled:
+            return HTMLResponse(f"<!doctype html><p>{html.escape(OFF_MESSAGE)}</p>", status_code=403)
+        if not auth.allowed(request.headers, request.cookies):
+            return RedirectResponse("/admin/login?next=/admin/", status_code=303)
+        links = "".join(
+            f'<li><a href="{html.escape(path)}">{html.escape(label)}</a></li>'
+            for label, path in request.app.state.admin_sections
+        )
+        return HTMLResponse(
+            '<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>Admin</title></head>'
+            f"<body><main><h1>管理 · Admin</h1><ul>{links or '<li>No admin pages yet.</li>'}</ul>"
+            '<form method="post" action="/admin/logout"><button>Sign out</button></form></main></body></html>'
+        )

@@ -1,0 +1,54 @@
+"""The admin token: off without one, 401 without it, a sign-in cookie that holds no token,
+Bearer for scripts, and no open redirect after sign-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from bot.core.settings import Settings
+from bot.server.admin_auth import COOKIE, OFF_MESSAGE, safe_next
+from tests.support.fakes import FakeEmbedder
+from tests.unit.test_server_app import make_client
+
+TOKEN = "s3cret-admin-token"
+
+
+def admin_client(settings: Settings, tmp_path: Path, embedder: FakeEmbedder, token: str | None) -> TestClient:
+    update = {"data_dir": tmp_path / "data", "admin_token": SecretStr(token) if token else None}
+    return make_client(settings.model_copy(update=update), embedder)
+
+
+def test_admin_pages_are_off_without_a_token(settings: Settings, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    with admin_client(settings, tmp_path, fake_embedder, None) as client:
+        for path in ("/admin/", "/admin/login"):
+            page = client.get(path)
+            assert page.status_code == 403 and "QINGSHAN_ADMIN_TOKEN" in page.text
+        assert client.post("/admin/login", data={"token": ""}).status_code == 403
+        assert "QINGSHAN_ADMIN_TOKEN" in OFF_MESSAGE
+
+
+def test_sign_in_cookie_and_bearer(settings: Settings, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    with admin_client(settings, tmp_path, fake_embedder, TOKEN) as client:
+        home = client.get("/admin/", follow_redirects=False)
+        assert home.status_code == 303 and home.headers["location"].startswith("/admin/login")
+        wrong = client.post("/admin/login", data={"token": "nope", "next": "/admin/"})
+        assert wrong.status_code == 401 and "Wrong token" in wrong.text and COOKIE not in client.cookies
+        ok = client.post("/admin/login", data={"token": TOKEN, "next": "//evil.example/x"}, follow_redirects=False)
+        assert ok.status_code == 303 and ok.headers["location"] == "/admin/", "no open redirect"
+        cookie = ok.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        assert TOKEN not in cookie, "the cookie holds a keyed hash, never the token"
+        assert client.get("/admin/").status_code == 200
+        client.post("/admin/logout")
+        assert client.get("/admin/", follow_redirects=False).status_code == 303
+        bearer = client.get("/admin/", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert bearer.status_code == 200 and "Admin" in bearer.text
+
+
+def test_safe_next_keeps_local_paths_only() -> None:
+    assert safe_next("/eval/?run=a") == "/eval/?run=a"
+    for bad in (None, "", "https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)"):
+        assert safe_next(bad) == "/admin/"
