@@ -199,8 +199,7 @@ class Answerer:
         pick = pick or self.picker.pick(rewritten, passages, avoid, q)
         if pick.refused:
             return self._refusal(q, rewritten, passages, pick.sentences, lang, "extractive")
-        citations = [_citation(i, s) for i, s in enumerate(pick.sentences, 1)]
-        body = "".join(f"{s.text}[{i}]" for i, s in enumerate(pick.sentences, 1))
+        body, citations = _quoted(pick.sentences)
         said = "".join(s.text for s in pick.sentences)
         if lang == "zh" and (count := count_of_titles(q, pick.sentences, said)):
             body = f"{count[0]}[{pick.sentences.index(count[1]) + 1}]{body}"
@@ -226,8 +225,7 @@ class Answerer:
             picked += [s for s in pick.sentences if (s.passage.chunk.doc_id, s.start) not in seen]
         if not asked:
             return None
-        citations = [_citation(i, s) for i, s in enumerate(picked, 1)]
-        text = "".join(f"{s.text}[{i}]" for i, s in enumerate(picked, 1))
+        text, citations = _quoted(picked)
         if missing:
             text += f"{REFUSAL_ZH}：{'；'.join(missing)}。"
         return Answer(q, text, citations, False, "extractive", rewritten, passages)
@@ -415,6 +413,12 @@ def _merged(first: list[Passage], more: list[Passage]) -> list[Passage]:
 
 def _quotes(citations: list[Citation]) -> str:
     return "".join(c.quote for c in citations)
+
+
+def _quoted(sentences: list[Sentence]) -> tuple[str, list[Citation]]:
+    """Sentences quoted verbatim, each followed by its [n] marker, and their citations."""
+    citations = [_citation(i, s) for i, s in enumerate(sentences, 1)]
+    return "".join(f"{s.text}[{i}]" for i, s in enumerate(sentences, 1)), citations
 
 
 def _citation(n: int, s: Sentence) -> Citation:
