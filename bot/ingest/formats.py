@@ -26,6 +26,9 @@ _FULL_LINE = 0.8
 _SENTENCE_END = tuple("。！？；：!?;:")
 
 
+_LEGACY = ("gb18030", "big5", "utf_16", "utf_32", "cp1252")
+
+
 class BadDocument(UserError):
     """A file that cannot be indexed; its message is the one line the index report shows."""
 
@@ -61,7 +64,7 @@ def extract(path: Path, data: bytes) -> Extracted:
 # -- text -------------------------------------------------------------------------------------
 def decode_text(data: bytes) -> tuple[str, str]:
     """(text, encoding). UTF-8 (with or without BOM) first, as it can be told for certain; then
-    charset-normalizer, whose guesses among GB18030, Big5 and UTF-16 hold on short Chinese text."""
+    charset-normalizer among GB18030 (a superset of GBK and GB2312), Big5, UTF-16/32 and cp1252."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
     try:
@@ -70,7 +73,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    # Only the encodings Chinese text comes in (and Windows' Western one): left free, the
+    # detector calls a short GB18030 text Korean (cp949) as often as not.
+    best = from_bytes(data, cp_isolation=list(_LEGACY)).best()
     if best is None:
         raise BadDocument("not text in any known encoding (UTF-8, GB18030, Big5, UTF-16); is it a binary file?")
     encoding = "gb18030" if best.encoding in {"gbk", "gb2312", "gb18030"} else best.encoding
