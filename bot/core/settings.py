@@ -58,9 +58,9 @@ class Settings(BaseSettings):
     )
 
     max_document_bytes: int = Field(
-        50_000_000, ge=1, description="A corpus file larger than this is skipped (and an upload refused)."
+        20_000_000, ge=1, description="A corpus file larger than this is skipped (and an upload refused)."
     )
-    max_upload_files: int = Field(20, ge=1, le=1000, description="Most files one admin upload may carry.")
+    max_upload_files: int = Field(10, ge=1, le=1000, description="Most files one admin upload or `doc-add` may carry.")
     upload_types: str = Field(
         ".pdf,.docx,.html,.htm,.txt,.md",
         description="Comma-separated suffixes the admin page and `doc-add` accept (a subset of the formats read).",

@@ -44,7 +44,9 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     from bot.server.admin_auth import AdminAuth, add_admin_home, add_login_routes
     from bot.server.api import build_router
     from bot.server.chat_page import CSS, build_chat_page, local_theme
+    from bot.server.documents_admin import UPLOAD, add_document_routes, upload_limit
     from bot.server.ratelimit import Admission
+    from bot.server.reindex import Reindexer
     from bot.server.security import SecurityMiddleware
     from bot.server.service import AnswerService
 
@@ -65,9 +67,16 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     app.state.admin_sections = []  # (label, path) of each admin page; the /admin/ home lists them
     add_login_routes(app, app.state.admin)
     add_admin_home(app, app.state.admin)
+    app.state.reindexer = Reindexer(service)
+    add_document_routes(app, service, app.state.reindexer)
     _add_widget_assets(app, origins, service.profile)
     _use_profile_example(app, service.profile.example_question)
-    app.add_middleware(SecurityMiddleware, origins=origins, max_body=settings.max_body_bytes)
+    app.add_middleware(
+        SecurityMiddleware,
+        origins=origins,
+        max_body=settings.max_body_bytes,
+        large_bodies={UPLOAD: upload_limit(settings)},  # document uploads, behind the admin token
+    )
     # Added last = outermost: answers preflight requests before the origin check sees them.
     app.add_middleware(
         CORSMiddleware,
