@@ -41,12 +41,10 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
 
     from bot import __version__
     from bot.evaluation.feedback import FeedbackStore
-    from bot.server.admin_auth import AdminAuth, add_admin_home, add_login_routes
     from bot.server.api import build_router
     from bot.server.chat_page import CSS, build_chat_page, local_theme
-    from bot.server.documents_admin import UPLOAD, add_document_routes, upload_limit
+    from bot.server.documents_admin import UPLOAD, upload_limit
     from bot.server.ratelimit import Admission
-    from bot.server.reindex import Reindexer
     from bot.server.security import SecurityMiddleware
     from bot.server.service import AnswerService
 
@@ -63,12 +61,7 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     app.include_router(api)
     app.include_router(widget)
     _add_health_routes(app, service)
-    app.state.admin = AdminAuth(settings.admin_token)
-    app.state.admin_sections = []  # (label, path) of each admin page; the /admin/ home lists them
-    add_login_routes(app, app.state.admin)
-    add_admin_home(app, app.state.admin)
-    app.state.reindexer = Reindexer(service)
-    add_document_routes(app, service, app.state.reindexer)
+    _add_admin(app, settings, service)
     _add_widget_assets(app, origins, service.profile)
     _use_profile_example(app, service.profile.example_question)
     app.add_middleware(
@@ -99,6 +92,20 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
         ssr_mode=False,
         mcp_server=False,
     )
+
+
+def _add_admin(app: Any, settings: Settings, service: Any) -> None:
+    """The admin pages: sign-in, the home that lists them, and the documents page."""
+    from bot.server.admin_auth import AdminAuth, add_admin_home, add_login_routes
+    from bot.server.documents_admin import add_document_routes
+    from bot.server.reindex import Reindexer
+
+    app.state.admin = AdminAuth(settings.admin_token)
+    app.state.admin_sections = []  # (label, path) of each admin page; the /admin/ home lists them
+    add_login_routes(app, app.state.admin)
+    add_admin_home(app, app.state.admin)
+    app.state.reindexer = Reindexer(service)
+    add_document_routes(app, service, app.state.reindexer)
 
 
 def _add_error_handlers(app: Any, admission: Any) -> None:
