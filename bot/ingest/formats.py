@@ -9,6 +9,7 @@ A file that cannot be read raises `BadDocument` with one line that says why and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,11 @@ SUFFIXES = tuple(FORMATS)
 # page's longest line ended its paragraph (a title, a paragraph's last line).
 _FULL_LINE = 0.8
 _SENTENCE_END = tuple("。！？；：!?;:")
+# pypdf infers spaces from gaps between glyph runs; where a digit or a Latin word comes from a
+# fallback font, that puts a space on both sides ("第 1 部分", "百分之 4 。") that the author never
+# typed and a question never has. In PDFs, spaces between a Chinese character and a digit go.
+_CJK = "\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
+_CJK_GAP = re.compile(f"(?<=[{_CJK}]) +(?=[0-9])|(?<=[0-9]) +(?=[{_CJK}])")
 
 
 _LEGACY = ("gb18030", "big5", "utf_16", "utf_32", "cp1252")
@@ -126,7 +132,7 @@ def pdf_paragraphs(page_text: str) -> list[str]:
     """A page's lines joined back into paragraphs: a PDF breaks lines where the page's margin
     was, mid-sentence. A line is joined to the next when it runs near the margin and ends
     without a sentence mark (Chinese joins with nothing, other text with a space)."""
-    lines = [line.strip() for line in page_text.splitlines()]
+    lines = [_CJK_GAP.sub("", line.strip()) for line in page_text.splitlines()]
     widest = max((len(line) for line in lines), default=0)
     paras: list[str] = []
     current = ""
@@ -224,8 +230,6 @@ def _html(data: bytes) -> Extracted:
 
 def _html_markup(data: bytes) -> tuple[str, str]:
     """The page's text: its declared or detected encoding (a GBK page is common), UTF-8 first."""
-    import re
-
     declared = re.search(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", data[:4096], re.I)
     if declared:
         name = declared.group(1).decode("ascii").lower()

@@ -235,6 +235,7 @@ EVERY_COMMAND = [
     (("docs", "--out", "docs-out"), {"PYTHONPATH": "{no_playwright}"}, "Playwright is not installed"),
     (("bench-retrieval", "--cmrc", "missing.json"), {}, "CMRC file not found"),
     (("bench-http", "--questions", "missing.jsonl"), {}, "questions file not found"),
+    (("bench-docs", "--pages", "0"), {}, "--pages must be between 1 and 2000"),
     (("loadtest", "--url", "http://127.0.0.1:{closed}", "--questions", "q.jsonl"), {}, "start one with"),
     (("bench", "--questions", "missing.jsonl"), {}, "questions file not found"),
 ]

@@ -72,6 +72,10 @@ def test_pdf_keeps_pages_and_the_answer_cites_its_page(tmp_path: Path) -> None:
 def test_pdf_paragraphs_join_wrapped_lines_only() -> None:
     page = "标题\n这是一段很长的中文文字，它在页面的右边距处被折\n行了，然后结束。\n短句。"
     assert pdf_paragraphs(page) == ["标题", "这是一段很长的中文文字，它在页面的右边距处被折行了，然后结束。", "短句。"]
+    # Spaces pypdf puts around digits set in another font go; others stay.
+    assert pdf_paragraphs("第 1 部分  工作进展。下降了百分之 4 。用 Python 开发。") == [
+        "第1部分  工作进展。下降了百分之4。用 Python 开发。"
+    ]
     assert pdf_paragraphs("A long English line that wraps at the\nmargin here.") == [
         "A long English line that wraps at the margin here."
     ]
