@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("bm25s", "httpx", "chromadb", "sentence_transformers", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The format libraries warn about every quirk of a file; the index report says what matters.
+    for noisy in ("pypdf", "trafilatura", "htmldate", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     func: Callable[[argparse.Namespace], int] = args.func
     debug = bool(os.environ.get("QINGSHAN_DEBUG") or getattr(args, "verbose", False))
     try:

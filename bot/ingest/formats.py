@@ -224,7 +224,9 @@ def _html(data: bytes) -> Extracted:
         raise BadDocument("no main text found in this web page (only navigation or scripts?)")
     root = etree.fromstring(xml.encode("utf-8"))
     main = root.find("main")
-    blocks = list(_xml_blocks(main if main is not None else root))
+    blocks = [b for b in _xml_blocks(main if main is not None else root) if b.text.strip()]
+    if not blocks:
+        raise BadDocument("no main text found in this web page (only navigation or scripts?)")
     return Extracted("html", blocks, title=str(root.get("title") or "").strip(), encoding=encoding)
 
 

@@ -214,7 +214,7 @@ def load_corpus(
                 raise BadDocument(f"same id {doc_id!r} as {Path(docs[doc_id].path).name}; rename one of them")
             docs[doc_id] = load_document(path, doc_id, max_bytes)
         except BadDocument as exc:
-            log.warning("%s: %s; skipped", path, exc)
+            log.info("%s: %s; skipped", path, exc)  # the index report names it
             skipped.append(Skipped(rel, doc_id, str(exc)))
     if not docs:
         reasons = "; ".join(s.line() for s in skipped[:3])
