@@ -82,7 +82,8 @@ def build_index(
         state = store.state()
         if state is not None and not rebuild:
             store.check_compatible(state)
-            if state.manifest.get("corpus_hash") == c_hash:
+            # An index from before the catalog existed is rebuilt once (every vector reused).
+            if state.manifest.get("corpus_hash") == c_hash and "catalog" in state.manifest:
                 n_chunks = int(state.manifest.get("chunk_count", len(chunks)))
                 kept = list(state.manifest.get("kept", []))
                 return IndexReport(

@@ -90,3 +90,17 @@ def test_replace_remove_and_the_catalog(settings: Settings, fake_embedder: FakeE
         remove_document(settings, "report")
     with pytest.raises(UserError, match="is the last document"):
         remove_document(settings, "qingshan-article")
+
+
+def test_an_index_from_before_the_catalog_gets_one(settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    build_index(settings, fake_embedder)
+    store = Store(settings)
+    state = store.state()
+    assert state is not None
+    old = {k: v for k, v in state.manifest.items() if k not in {"catalog", "skipped", "kept"}}
+    store.publish(state.collection, old)  # as an older version wrote it
+    report = build_index(settings, fake_embedder)
+    assert not report.unchanged and report.embedded == 0 and report.reused == report.chunks
+    rows = catalog(settings, Store(settings).state().manifest)  # type: ignore[union-attr]
+    assert [r["status"] for r in rows] == ["indexed"]
+    assert build_index(settings, fake_embedder).unchanged
