@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         20_000_000, ge=1, description="A corpus file larger than this is skipped (and an upload refused)."
     )
     max_upload_files: int = Field(10, ge=1, le=1000, description="Most files one admin upload or `doc-add` may carry.")
+    index_follow_s: float = Field(
+        5.0,
+        ge=0,
+        description="How often a running server looks for a newer index version (built by `index`, `doc-add` or "
+        "another replica) and swaps it in; 0 = never.",
+    )
     upload_types: str = Field(
         ".pdf,.docx,.html,.htm,.txt,.md",
         description="Comma-separated suffixes the admin page and `doc-add` accept (a subset of the formats read).",

@@ -37,6 +37,11 @@ class AnswerService:
         self.profile = settings.profile()
         self.starters: list[str] = []
         self.ready_in_s: float | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Stop following the index (tests; the process's end stops it too)."""
+        self._stop.set()
 
     # -- start-up ------------------------------------------------------------------------------
     def warm_up(self, retry_every_s: float = 0.0) -> None:
@@ -67,9 +72,21 @@ class AnswerService:
 
     def start(self, background: bool = True) -> None:
         if background:
-            threading.Thread(target=self.warm_up, args=(3.0,), name="warm-up", daemon=True).start()
+            threading.Thread(target=self._serve_index, name="warm-up", daemon=True).start()
         else:
             self.warm_up()
+
+    def _serve_index(self) -> None:
+        """Warm up, then follow the index: a version built meanwhile by `index`, `doc-add` or
+        another replica is swapped in within `index_follow_s` (the indexer keeps only the newest
+        two versions, so a server that never looked would lose its own)."""
+        self.warm_up(3.0)
+        every = self.settings.index_follow_s
+        while every > 0 and self.ready and not self._stop.wait(every):
+            try:
+                self.refresh()
+            except Exception as exc:  # a Chroma server away for a moment: the next look may work
+                log.warning("could not look for a newer index: %s", exc)
 
     def unavailable(self) -> str | None:
         """Why the service cannot answer right now, or None. Asks a Chroma server each time."""

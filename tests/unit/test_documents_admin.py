@@ -99,3 +99,29 @@ def test_bad_uploads_are_refused_with_their_reason(client: TestClient, tmp_path:
     assert refused.status_code == 400 and "the limit is 10" in refused.json()["error"]["message"]
     missing = client.post("/admin/documents/api/delete/nosuch", headers=AUTH)
     assert missing.status_code == 400 and "no document with id 'nosuch'" in missing.json()["error"]["message"]
+
+
+def test_a_running_server_follows_an_index_built_elsewhere(settings: Settings) -> None:
+    """`doc-add` (or `index`, or another replica) builds a new version; the server swaps it in."""
+    import shutil
+    import time
+
+    settings = settings.model_copy(update={"index_follow_s": 0.2})
+    embedder = FakeEmbedder(settings)
+    build_index(settings, embedder)
+    service = AnswerService(settings, Answerer(settings, Retriever(settings, embedder, auto_index=False)))
+    service.start(background=True)
+    deadline = time.monotonic() + 30
+    while not service.ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = service.answerer.retriever.version
+    assert service.answer(Q, [], "extractive").refused
+    shutil.copy(REPORT_PDF, settings.corpus_dir / "report.pdf")
+    built = build_index(settings, FakeEmbedder(settings))  # as another process would
+    while service.answerer.retriever.version != built.version and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert service.answerer.retriever.version == built.version != first
+        assert not service.answer(Q, [], "extractive").refused
+    finally:
+        service.stop()
