@@ -178,7 +178,9 @@ def _docx(data: bytes) -> Extracted:
             blocks.extend(Block(line) for line in table_sentences(rows))
             continue
         style = (item.style.name if item.style is not None else "") or ""
-        is_heading = style.startswith("Heading") or style == "Title"
+        # Word stores built-in styles by their English names whatever the UI language; WPS and
+        # hand-made templates may name their own "标题 1".
+        is_heading = style.startswith(("Heading", "标题")) or style == "Title"
         blocks.append(Block(item.text, heading=is_heading))
     title = document.core_properties.title or next((b.text for b in blocks if b.heading and b.text.strip()), "")
     return Extracted("docx", blocks, title=title.strip())

@@ -208,3 +208,17 @@ def test_bad_document_messages_are_one_line(tmp_path: Path) -> None:
         assert "\n" not in str(info.value)
     docs = load_corpus(REPORT_PDF.parent)
     assert [d.id for d in docs] == ["report"]
+
+
+def test_docx_heading_styles_named_in_chinese_count_too(tmp_path: Path) -> None:
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+
+    d = docx.Document()
+    d.styles.add_style("标题 1", WD_STYLE_TYPE.PARAGRAPH)
+    d.add_paragraph("一、关于经费，以及设备采购和人员培训的安排情况说明", style="标题 1")
+    d.add_paragraph("经费主要用于设备采购。")
+    d.save(str(tmp_path / "wps.docx"))
+    doc = load_document(tmp_path / "wps.docx")
+    assert doc.headings == ((0, len("一、关于经费，以及设备采购和人员培训的安排情况说明")),)
+    assert [c.text for c in chunk_document(doc)] == [doc.text]
