@@ -25,6 +25,7 @@ def upload_limit(settings: Any) -> int:
 def add_document_routes(app: Any, service: Any, reindexer: Any) -> None:
     from fastapi import File, Form, Request, UploadFile
     from fastapi.responses import FileResponse, RedirectResponse
+    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
 
     settings = service.settings
@@ -59,7 +60,8 @@ def add_document_routes(app: Any, service: Any, reindexer: Any) -> None:
             raise HTTPException(400, f"{len(files)} files at once; the limit is {settings.max_upload_files}")
         # One byte past the limit is enough to refuse; the rest is never read into memory.
         items = [(f.filename or "", await f.read(settings.max_document_bytes + 1)) for f in files]
-        return _store(service, reindexer, items, replace == "1")
+        # Checking a file parses it (a PDF can take a second): off the event loop, so questions flow.
+        return await run_in_threadpool(_store, service, reindexer, items, replace == "1")
 
     @app.post(API + "/delete/{doc_id:path}", include_in_schema=False, status_code=202)
     def documents_delete(request: Request, doc_id: str) -> Any:
