@@ -6,6 +6,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var busy = false;
   var replacing = null;
+  var sent = [];  // the last upload's or delete's lines, kept above the build's report
 
   function el(tag, text, cls) {
     var node = document.createElement(tag);
@@ -23,10 +24,11 @@
 
   function showJob(job, extra) {
     var running = job.state === "running";
-    $("state").textContent = job.state === "idle" ? "空闲 · idle" : job.state + (job.phase ? " · " + job.phase : "");
+    if (extra) sent = extra;
+    $("state").textContent = job.state === "idle" ? "空闲 · idle" : job.state + (running && job.phase ? " · " + job.phase : "");
     $("percent").textContent = running || job.state === "done" ? job.percent + "%" : "";
     $("bar").value = job.state === "done" ? 100 : job.percent;
-    var lines = (extra || []).concat(job.report || []);
+    var lines = sent.concat(job.report || []);
     if (job.error) lines.push("error: " + job.error);
     if (lines.length) $("lines").textContent = lines.join("\n");
     document.body.dataset.job = job.state;
@@ -42,7 +44,7 @@
     tr.appendChild(el("td", doc.format + (doc.encoding && doc.encoding !== "utf-8" ? " (" + doc.encoding + ")" : "")));
     tr.appendChild(el("td", size(doc.bytes), "num"));
     tr.appendChild(el("td", doc.chunks === undefined ? "" : doc.chunks, "num"));
-    tr.appendChild(el("td", doc.indexed_at || ""));
+    tr.appendChild(el("td", (doc.indexed_at || "").replace("T", " ").replace("Z", " UTC"), "when"));
     var status = el("td", doc.status, "status-" + doc.status);
     if (doc.error) status.appendChild(el("div", doc.error, "error"));
     tr.appendChild(status);
