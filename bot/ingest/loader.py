@@ -17,11 +17,9 @@ from pathlib import Path
 from bot.core.errors import UserError
 from bot.core.profile import FILE_NAME as PROFILE_FILE
 from bot.core.text import strip_invisible
-from bot.ingest.formats import SUFFIXES, BadDocument, Block, extract
+from bot.ingest.formats import BadDocument, Block, extract
 
 log = logging.getLogger(__name__)
-
-__all__ = ["SUFFIXES", "BadDocument", "Corpus", "Document", "Skipped", "load_corpus", "load_document"]
 
 _SPACES = re.compile("[ \t\u00a0\u3000\u2000-\u200a\u202f\u205f]+")
 
