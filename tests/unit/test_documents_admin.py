@@ -125,3 +125,15 @@ def test_a_running_server_follows_an_index_built_elsewhere(settings: Settings) -
         assert not service.answer(Q, [], "extractive").refused
     finally:
         service.stop()
+
+
+def test_changes_during_a_build_are_folded_into_the_next(client: TestClient) -> None:
+    for name in ("a", "b", "c"):
+        files = [("files", (f"{name}.txt", f"第{name}份文件。编号{name}的内容。".encode(), "text/plain"))]
+        assert client.post("/admin/documents/api/upload", files=files, headers=AUTH).status_code == 202
+    listing = _settle(client)
+    assert listing["job"]["state"] == "done" and not listing["job"]["error"]
+    status = {d["id"]: d["status"] for d in listing["documents"]}
+    assert [status[k] for k in ("a", "b", "c")] == ["indexed"] * 3, status
+    served = client.app.state.service.answerer.retriever.version  # type: ignore[attr-defined]
+    assert listing["serving"] == served == listing["job"]["version"]
