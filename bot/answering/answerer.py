@@ -423,7 +423,7 @@ def _quoted(sentences: list[Sentence]) -> tuple[str, list[Citation]]:
 
 def _citation(n: int, s: Sentence) -> Citation:
     c = s.passage.chunk
-    return Citation(n, c.id, c.doc_id, c.title, c.text, s.text, s.start, s.end)
+    return Citation(n, c.id, c.doc_id, c.title, c.text, s.text, s.start, s.end, c.page_at(s.start))
 
 
 def _timings(t0: float, retrieve_ms: float, t_end: float) -> dict[str, float]:

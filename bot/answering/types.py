@@ -26,6 +26,7 @@ class Citation:
     quote: str  # the supporting sentence, verbatim from the document
     start: int  # offsets of `quote` in the cleaned document
     end: int
+    page: int | None = None  # the PDF page that holds `quote`
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class Citation:
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
+            "page": self.page,
         }
 
 

@@ -360,7 +360,11 @@ class Verifier:
         if s.key not in self._index:
             self._index[s.key] = len(self.citations) + 1
             c = s.passage.chunk
-            self.citations.append(Citation(self._index[s.key], c.id, c.doc_id, c.title, c.text, s.text, s.start, s.end))
+            self.citations.append(
+                Citation(
+                    self._index[s.key], c.id, c.doc_id, c.title, c.text, s.text, s.start, s.end, c.page_at(s.start)
+                )
+            )
         return self._index[s.key]
 
     def result(self) -> Verified:

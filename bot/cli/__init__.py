@@ -19,7 +19,7 @@ log = logging.getLogger("bot")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.cli import answers, dev, evaluate, index, models, serve
+    from bot.cli import answers, dev, documents, evaluate, index, models, serve
     from bot.cli.reference import subcommands
 
     parser = argparse.ArgumentParser(
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cited question answering over a folder of Chinese documents.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (index, answers, evaluate, serve, models, dev):
+    for group in (index, documents, answers, evaluate, serve, models, dev):
         group.register(sub)
     # Every command takes -v, which also shows the traceback of an error.
     for _, command in subcommands(parser):
@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("bm25s", "httpx", "chromadb", "sentence_transformers", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The format libraries warn about every quirk of a file; the index report says what matters.
+    for noisy in ("pypdf", "trafilatura", "htmldate", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     func: Callable[[argparse.Namespace], int] = args.func
     debug = bool(os.environ.get("QINGSHAN_DEBUG") or getattr(args, "verbose", False))
     try:

@@ -32,7 +32,8 @@ def register(sub: Any) -> None:
 def _print_answer(ans: Any) -> None:
     print(ans.text)
     for c in ans.citations:
-        print(f"  [{c.n}] {c.title} ({c.doc_id} {c.start}-{c.end}): {c.quote}")
+        where = f" 第{c.page}页" if c.page else ""
+        print(f"  [{c.n}] {c.title} ({c.doc_id}{where} {c.start}-{c.end}): {c.quote}")
     print(f"  ({ans.mode}{', refused' if ans.refused else ''}; {ans.timings.get('total_ms', 0):.0f} ms)")
 
 

@@ -23,6 +23,12 @@ def register(sub: Any) -> None:
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_bench_retrieval)
 
+    p = sub.add_parser("bench-docs", help="PDF and Word reading and indexing speed, in pages per second")
+    p.add_argument("--pages", type=int, default=100, help="pages per document (default 100)")
+    p.add_argument("--out", type=Path, default=None, help="also write the figures here (JSON)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_bench_docs)
+
     p = sub.add_parser("bench-http", help="cold start of `serve` and the HTTP overhead over an in-process answer")
     p.add_argument("--questions", type=Path, default=Path("eval/qingshan.jsonl"))
     p.add_argument("--limit", type=int, default=100)
@@ -51,6 +57,22 @@ def register(sub: Any) -> None:
         help="comma-separated, of peer, local, extractive, local_inprocess (the model without its worker process)",
     )
     p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench_docs(args: argparse.Namespace) -> int:
+    if not 1 <= args.pages <= 2000:
+        raise UserError("--pages must be between 1 and 2000")
+    from bot.devtools.bench_documents import run_bench
+    from bot.devtools.screenshots import check_browser
+
+    check_browser()  # the PDF is printed by Chromium
+    report = run_bench(args.pages, make_settings(args))
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
 
 
 def cmd_docs(args: argparse.Namespace) -> int:

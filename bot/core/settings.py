@@ -30,7 +30,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QINGSHAN_", extra="ignore")
 
-    corpus_dir: Path = Field(Path("corpus"), description="Folder of .txt/.md documents.")
+    corpus_dir: Path = Field(
+        Path("corpus"), description="Folder of documents: .txt/.md (UTF-8, GB18030, Big5), .pdf, .docx, .html."
+    )
     profile_path: Path | None = Field(
         None,
         description="The corpus profile (title, intro, starter questions); default: corpus_dir/profile.toml.",
@@ -53,6 +55,21 @@ class Settings(BaseSettings):
     chunk_size: int = Field(220, ge=50, le=4000, description="Target chunk length in characters.")
     chunk_overlap: int = Field(
         60, ge=0, le=1000, description="At most this many characters of trailing sentences repeat."
+    )
+
+    max_document_bytes: int = Field(
+        20_000_000, ge=1, description="A corpus file larger than this is skipped (and an upload refused)."
+    )
+    max_upload_files: int = Field(10, ge=1, le=1000, description="Most files one admin upload or `doc-add` may carry.")
+    index_follow_s: float = Field(
+        5.0,
+        ge=0,
+        description="How often a running server looks for a newer index version (built by `index`, `doc-add` or "
+        "another replica) and swaps it in; 0 = never.",
+    )
+    upload_types: str = Field(
+        ".pdf,.docx,.html,.htm,.txt,.md",
+        description="Comma-separated suffixes the admin page and `doc-add` accept (a subset of the formats read).",
     )
 
     chroma_mode: Literal["embedded", "server"] = Field(
@@ -176,6 +193,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the feedback database (e.g. postgresql+psycopg://user@host/db); "
         "default: SQLite at data_dir/feedback.sqlite3.",
     )
+
+    def upload_suffixes(self) -> set[str]:
+        return {"." + s.strip().lower().lstrip(".") for s in self.upload_types.split(",") if s.strip()}
 
     def feedback_target(self) -> str | Path:
         return self.feedback_db or self.data_dir / "feedback.sqlite3"

@@ -33,6 +33,17 @@ class Chunk:
     start: int
     end: int
     seq: int
+    # PDF: (page, offset in the document where it starts) for the page the chunk opens on and
+    # each page that starts inside it, so any offset in the chunk maps to its page.
+    pages: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page that holds document offset `offset` (None when the document has no pages)."""
+        page = None
+        for number, start in self.pages:
+            if start <= offset:
+                page = number
+        return page if page is not None else (self.pages[0][0] if self.pages else None)
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,11 @@ def headings(chunks: Iterable[Chunk], shortest: int = 2) -> Iterator[str]:
             yield piece
 
 
-def _paragraph_units(text: str, start: int, end: int, chunk_size: int) -> list[_Span]:
+def _paragraph_units(text: str, start: int, end: int, chunk_size: int, heading: bool = False) -> list[_Span]:
+    if heading and end - start <= chunk_size:
+        # The file says this paragraph is a heading (Word, web page): it opens the next chunk,
+        # however long it is and whatever punctuation it has.
+        return [_Span(start, end, sticky=True)]
     sents = sentence_spans(text, start, end)
     units: list[_Span] = []
     for i, (s, e) in enumerate(sents):
@@ -134,7 +149,8 @@ def chunk_document(doc: Document, chunk_size: int = 220, chunk_overlap: int = 60
     another one unless it is a heading. When a paragraph needs several chunks, the next chunk
     repeats the previous chunk's trailing sentences that fit in `chunk_overlap`.
     """
-    units_by_para = [_paragraph_units(doc.text, s, e, chunk_size) for s, e in _paragraphs(doc.text)]
+    heads = set(doc.headings)
+    units_by_para = [_paragraph_units(doc.text, s, e, chunk_size, (s, e) in heads) for s, e in _paragraphs(doc.text)]
     groups = _group(_glue_headings(units_by_para), chunk_size, chunk_overlap)
     return _chunks(doc, groups)
 
@@ -198,8 +214,14 @@ def _chunks(doc: Document, groups: list[tuple[int, int]]) -> list[Chunk]:
         n = seen.get(digest, 0)
         seen[digest] = n + 1
         chunk_id = digest if n == 0 else f"{digest}-{n}"
-        chunks.append(Chunk(chunk_id, doc.id, doc.title, piece, s, e, seq))
+        chunks.append(Chunk(chunk_id, doc.id, doc.title, piece, s, e, seq, _pages_in(doc.pages, s, e)))
     return chunks
+
+
+def _pages_in(pages: tuple[tuple[int, int], ...], start: int, end: int) -> tuple[tuple[int, int], ...]:
+    """The page `start` falls on and every page that begins before `end`."""
+    opening = [p for p in pages if p[1] <= start][-1:]
+    return tuple(opening + [p for p in pages if start < p[1] < end])
 
 
 def chunk_corpus(docs: list[Document], chunk_size: int, chunk_overlap: int) -> list[Chunk]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.errors import StoreUnavailableError, UserError
@@ -51,8 +51,21 @@ def rrf_fuse(rankings: list[list[int]], k: int, weights: list[float] | None = No
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+@dataclass(frozen=True)
+class _View:
+    """One index version as searched: swapped whole, so a search never mixes two versions."""
+
+    version: str = ""
+    chunks: list[Chunk] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)
+    collection: Any = None
+    keyword: KeywordIndex | None = None
+
+
 class Retriever:
-    """Opens the serving index version once; `search` is then thread-safe and read-only."""
+    """Opens the serving index version once; `search` is then thread-safe and read-only.
+    `reload` opens a newer version beside it and swaps it in with one assignment: a search
+    running meanwhile finishes on the version it started with."""
 
     def __init__(
         self,
@@ -70,15 +83,19 @@ class Retriever:
         self.progress = progress
         self._lock = threading.Lock()
         self._loaded = False
-        self.chunks: list[Chunk] = []
-        self.version = ""
-        self._positions: dict[str, int] = {}
-        self._collection: Any = None
-        self._keyword: KeywordIndex | None = None
+        self._view = _View()
 
     @property
     def keyword(self) -> KeywordIndex | None:
-        return self._keyword
+        return self._view.keyword
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return self._view.chunks
+
+    @property
+    def version(self) -> str:
+        return self._view.version
 
     @property
     def store(self) -> Store:
@@ -101,15 +118,28 @@ class Retriever:
                 report = build_index(self.settings, self.embedder, progress=self.progress, store=self.store)
                 if not report.unchanged:
                     log.info(report.summary())
+        self._view = self._open_view()
+
+    def _open_view(self) -> _View:
         state = self.store.state()
         if state is None:
             raise UserError(f"no index in {self.store.location()}; build it with `qingshan-bot index`")
         self.store.check_compatible(state)
-        self._collection = self.store.open_collection(state.collection, chroma_embedding_function(self.embedder))
-        self.chunks = self.store.all_chunks(self._collection)
-        self._positions = {c.id: i for i, c in enumerate(self.chunks)}
-        self._keyword = KeywordIndex([c.text for c in self.chunks])
-        self.version = state.collection
+        collection = self.store.open_collection(state.collection, chroma_embedding_function(self.embedder))
+        chunks = self.store.all_chunks(collection)
+        positions = {c.id: i for i, c in enumerate(chunks)}
+        return _View(state.collection, chunks, positions, collection, KeywordIndex([c.text for c in chunks]))
+
+    def reload(self) -> bool:
+        """Serve the index's current version if it is newer than the one served; True if swapped.
+        The old version stays readable until searches on it finish (the indexer keeps it)."""
+        with self._lock:
+            state = self.store.state()
+            if state is None or state.collection == self._view.version:
+                return False
+            self._view = self._open_view()
+            self._loaded = True
+            return True
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         # The characters the corpus was cleaned of are no part of a query either: callers that
@@ -120,35 +150,36 @@ class Retriever:
         if len(query) > self.settings.max_query_chars:
             raise UserError(f"query is {len(query)} characters; the limit is {self.settings.max_query_chars}")
         self.load()
+        view = self._view  # one version for the whole search, even if a reload swaps meanwhile
         k = k or self.settings.top_k
-        if not self.chunks:
+        if not view.chunks:
             return []
-        depth = min(max(self.settings.candidates, k), len(self.chunks))
+        depth = min(max(self.settings.candidates, k), len(view.chunks))
         ranker = self.settings.ranker
-        dense = self._dense(query, depth) if ranker != "keyword" else []
+        dense = self._dense(view, query, depth) if ranker != "keyword" else []
         keyword: list[int] = []
         # Character n-grams say nothing about an English query against a Chinese corpus.
-        if ranker != "dense" and has_chinese(query) and self._keyword is not None:
-            keyword = [pos for pos, _ in self._keyword.search(query, depth)]
+        if ranker != "dense" and has_chinese(query) and view.keyword is not None:
+            keyword = [pos for pos, _ in view.keyword.search(query, depth)]
         pairs = [(r, w) for r, w in ((dense, self.settings.dense_weight), (keyword, 1.0)) if r]
         fused = rrf_fuse([r for r, _ in pairs], self.settings.rrf_k, [w for _, w in pairs])[:k]
         dense_rank = {p: r + 1 for r, p in enumerate(dense)}
         kw_rank = {p: r + 1 for r, p in enumerate(keyword)}
         return [
-            Passage(self.chunks[pos], score, rank + 1, dense_rank.get(pos), kw_rank.get(pos))
+            Passage(view.chunks[pos], score, rank + 1, dense_rank.get(pos), kw_rank.get(pos))
             for rank, (pos, score) in enumerate(fused)
         ]
 
-    def _dense(self, query: str, depth: int) -> list[int]:
+    def _dense(self, view: _View, query: str, depth: int) -> list[int]:
         vec = self.embedder.encode([query], is_query=True)[0]
         try:
-            res = self._collection.query(query_embeddings=[vec], n_results=depth, include=[])
+            res = view.collection.query(query_embeddings=[vec], n_results=depth, include=[])
         except Exception as exc:  # a `chroma run` server that went away; it may come back
             if self.settings.chroma_mode != "server":
                 raise
             self.store.heartbeat()  # raises the clear message if the server is down
             raise StoreUnavailableError(f"the vector store failed to answer ({exc.__class__.__name__})") from None
-        return [self._positions[cid] for cid in res["ids"][0] if cid in self._positions]
+        return [view.positions[cid] for cid in res["ids"][0] if cid in view.positions]
 
     def warm_up(self) -> float:
         """Load index and model and run one query, so the first user does not pay for it."""

@@ -82,13 +82,23 @@ class IndexState:
 
 
 def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
-    return {
+    meta: dict[str, Any] = {
         "doc_id": chunk.doc_id,
         "title": chunk.title,
         "start": chunk.start,
         "end": chunk.end,
         "seq": chunk.seq,
     }
+    if chunk.pages:  # Chroma metadata holds scalars: "3:0,4:118" = page 3 from offset 0, page 4 from 118
+        meta["pages"] = ",".join(f"{n}:{at}" for n, at in chunk.pages)
+    return meta
+
+
+def _pages(raw: Any) -> tuple[tuple[int, int], ...]:
+    if not raw:
+        return ()
+    pairs = (item.split(":") for item in str(raw).split(","))
+    return tuple((int(n), int(at)) for n, at in pairs)
 
 
 def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
@@ -100,6 +110,7 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         start=int(meta["start"]),
         end=int(meta["end"]),
         seq=int(meta.get("seq", 0)),
+        pages=_pages(meta.get("pages")),
     )
 
 

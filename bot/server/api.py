@@ -154,6 +154,8 @@ class Endpoints:
         p = self.service.profile
         return {
             "questions": self.service.starters,
+            # The corpus overview: what the bot can answer about, following uploads and removals.
+            "documents": [d["title"] for d in self.service.documents()] if self.service.ready else [],
             "title": p.short_title,
             "title_en": p.short_title_en,
             "hint": p.hint,

@@ -41,9 +41,9 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
 
     from bot import __version__
     from bot.evaluation.feedback import FeedbackStore
-    from bot.server.admin_auth import AdminAuth, add_admin_home, add_login_routes
     from bot.server.api import build_router
     from bot.server.chat_page import CSS, build_chat_page, local_theme
+    from bot.server.documents_admin import UPLOAD, upload_limit
     from bot.server.ratelimit import Admission
     from bot.server.security import SecurityMiddleware
     from bot.server.service import AnswerService
@@ -61,13 +61,15 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     app.include_router(api)
     app.include_router(widget)
     _add_health_routes(app, service)
-    app.state.admin = AdminAuth(settings.admin_token)
-    app.state.admin_sections = []  # (label, path) of each admin page; the /admin/ home lists them
-    add_login_routes(app, app.state.admin)
-    add_admin_home(app, app.state.admin)
+    _add_admin(app, settings, service)
     _add_widget_assets(app, origins, service.profile)
     _use_profile_example(app, service.profile.example_question)
-    app.add_middleware(SecurityMiddleware, origins=origins, max_body=settings.max_body_bytes)
+    app.add_middleware(
+        SecurityMiddleware,
+        origins=origins,
+        max_body=settings.max_body_bytes,
+        large_bodies={UPLOAD: upload_limit(settings)},  # document uploads, behind the admin token
+    )
     # Added last = outermost: answers preflight requests before the origin check sees them.
     app.add_middleware(
         CORSMiddleware,
@@ -90,6 +92,20 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
         ssr_mode=False,
         mcp_server=False,
     )
+
+
+def _add_admin(app: Any, settings: Settings, service: Any) -> None:
+    """The admin pages: sign-in, the home that lists them, and the documents page."""
+    from bot.server.admin_auth import AdminAuth, add_admin_home, add_login_routes
+    from bot.server.documents_admin import add_document_routes
+    from bot.server.reindex import Reindexer
+
+    app.state.admin = AdminAuth(settings.admin_token)
+    app.state.admin_sections = []  # (label, path) of each admin page; the /admin/ home lists them
+    add_login_routes(app, app.state.admin)
+    add_admin_home(app, app.state.admin)
+    app.state.reindexer = Reindexer(service)
+    add_document_routes(app, service, app.state.reindexer)
 
 
 def _add_error_handlers(app: Any, admission: Any) -> None:

@@ -60,7 +60,8 @@ def highlighted(passage: str, quote: str) -> str:
 
 
 def render_citation(c: dict[str, Any]) -> str:
-    meta = f"{_text(c['title'])} · {_text(c['doc_id'])} · 第 {c['start']}–{c['end']} 字"
+    where = f"第{int(c['page'])}页 · " if c.get("page") else ""
+    meta = f"{_text(c['title'])} · {_text(c['doc_id'])} · {where}第 {c['start']}–{c['end']} 字"
     return (
         f"<details class='qs-cite' data-n='{int(c['n'])}'><summary>[{int(c['n'])}] {_text(c['quote'][:40])}"
         f"{'…' if len(c['quote']) > 40 else ''}</summary>"

@@ -71,6 +71,7 @@ class CitationIn(BaseModel):
     quote: StrictStr
     start: int
     end: int
+    page: int | None = None
 
 
 class RatedAnswer(BaseModel):

@@ -25,10 +25,11 @@ def frame_ancestors(origins: list[str]) -> str:
 
 
 class SecurityMiddleware:
-    def __init__(self, app: Any, origins: list[str], max_body: int) -> None:
+    def __init__(self, app: Any, origins: list[str], max_body: int, large_bodies: dict[str, int] | None = None) -> None:
         self.app = app
         self.origins = set(origins)
         self.max_body = max_body
+        self.large_bodies = large_bodies or {}  # exact path -> its own limit (uploads)
         self.policy = frame_ancestors(origins)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -45,8 +46,9 @@ class SecurityMiddleware:
             )
             return
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body:
-            await _reject(send, 413, f"the request body is {length} bytes; the limit is {self.max_body}")
+        max_body = self.large_bodies.get(scope.get("path", ""), self.max_body)
+        if length.isdigit() and int(length) > max_body:
+            await _reject(send, 413, f"the request body is {length} bytes; the limit is {max_body}")
             return
 
         seen = 0
@@ -55,8 +57,8 @@ class SecurityMiddleware:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_body:  # chunked bodies carry no length: count them
-                raise ValueError(f"the request body exceeds {self.max_body} bytes")
+            if seen > max_body:  # chunked bodies carry no length: count them
+                raise ValueError(f"the request body exceeds {max_body} bytes")
             return message
 
         async def send_with_headers(message: Any) -> None:

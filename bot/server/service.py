@@ -37,6 +37,11 @@ class AnswerService:
         self.profile = settings.profile()
         self.starters: list[str] = []
         self.ready_in_s: float | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Stop following the index (tests; the process's end stops it too)."""
+        self._stop.set()
 
     # -- start-up ------------------------------------------------------------------------------
     def warm_up(self, retry_every_s: float = 0.0) -> None:
@@ -67,9 +72,21 @@ class AnswerService:
 
     def start(self, background: bool = True) -> None:
         if background:
-            threading.Thread(target=self.warm_up, args=(3.0,), name="warm-up", daemon=True).start()
+            threading.Thread(target=self._serve_index, name="warm-up", daemon=True).start()
         else:
             self.warm_up()
+
+    def _serve_index(self) -> None:
+        """Warm up, then follow the index: a version built meanwhile by `index`, `doc-add` or
+        another replica is swapped in within `index_follow_s` (the indexer keeps only the newest
+        two versions, so a server that never looked would lose its own)."""
+        self.warm_up(3.0)
+        every = self.settings.index_follow_s
+        while every > 0 and self.ready and not self._stop.wait(every):
+            try:
+                self.refresh()
+            except Exception as exc:  # a Chroma server away for a moment: the next look may work
+                log.warning("could not look for a newer index: %s", exc)
 
     def unavailable(self) -> str | None:
         """Why the service cannot answer right now, or None. Asks a Chroma server each time."""
@@ -92,25 +109,59 @@ class AnswerService:
             return str(exc)
 
     def _starters(self) -> list[str]:
-        """The profile's starter questions, or ones drawn from the corpus's headings; either way
-        only those the index answers with a citation."""
-        if self.profile.starters:
-            return [q for q in self.profile.starters if self._answerable(q)]
+        """The profile's starter questions, then ones drawn from the headings of documents they
+        do not cover (all documents when the profile lists none), so an added document shows
+        up among them; either way only those the index answers with a citation."""
         out: list[str] = []
-        for heading in headings(self.answerer.retriever.chunks):
+        covered: set[str] = set()
+        for q in self.profile.starters:
+            cited = self._cited(q)
+            if cited:
+                out.append(q)
+                covered |= cited
+        chunks = [c for c in self.answerer.retriever.chunks if c.doc_id not in covered]
+        drawn = 0
+        for heading in headings(chunks):
             question = f"文中关于“{heading}”说了什么？"
-            if self._answerable(question):
+            if self._cited(question):
                 out.append(question)
-            if len(out) == STARTERS_FROM_HEADINGS:
+                drawn += 1
+            if drawn == STARTERS_FROM_HEADINGS:
                 break
         return out
 
-    def _answerable(self, question: str) -> bool:
-        # Extractive is the cheap check that the text answers it, with citations.
+    def _cited(self, question: str) -> set[str]:
+        """The documents the extractive answer cites (the cheap check that the text answers)."""
         ans = self.answerer.answer(clean_question(question, self.settings.max_query_chars), mode="extractive")
         if ans.refused or not ans.citations:
             log.warning("starter question dropped, the corpus does not answer it: %s", question)
+            return set()
+        return {c.doc_id for c in ans.citations}
+
+    def documents(self) -> list[dict[str, str]]:
+        """The corpus overview: each document served, by id and title, in index order."""
+        seen: dict[str, str] = {}
+        for c in self.answerer.retriever.chunks:
+            seen.setdefault(c.doc_id, c.title)
+        return [{"id": k, "title": v} for k, v in seen.items()]
+
+    def reindex(self, progress: Callable[[str, int, int], None] | None = None) -> Any:
+        """Build the index from the corpus folder, then serve it (called off the request path)."""
+        from bot.retrieval.indexer import build_index
+
+        retriever = self.answerer.retriever
+        report = build_index(self.settings, retriever.embedder, store=retriever.store, on_progress=progress)
+        self.refresh()
+        return report
+
+    def refresh(self) -> bool:
+        """Swap in the index's newest version if it is not the one served, and check the starter
+        questions again: they follow the documents."""
+        if not self.answerer.retriever.reload():
             return False
+        self.starters = self._starters()
+        self.answerer.picker.warm()
+        log.info("serving index %s (%d starters)", self.answerer.retriever.version, len(self.starters))
         return True
 
     # -- answering -----------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def test_any_folder_of_txt_and_md(tmp_path: Path) -> None:
     ("setup", "message"),
     [
         (lambda p: p / "missing", "corpus folder not found"),
-        (lambda p: p, "has no .txt or .md documents"),
+        (lambda p: p, "has no document that can be indexed"),
     ],
 )
 def test_missing_or_empty_corpus(tmp_path: Path, setup, message: str) -> None:
@@ -64,18 +64,22 @@ def test_missing_or_empty_corpus(tmp_path: Path, setup, message: str) -> None:
         load_corpus(setup(tmp_path))
 
 
-def test_non_utf8_file_is_named(tmp_path: Path) -> None:
+def test_binary_file_is_named_and_skipped(tmp_path: Path) -> None:
     (tmp_path / "ok.txt").write_text("好的。", encoding="utf-8")
-    (tmp_path / "gbk.txt").write_bytes("青山区".encode("gbk"))
-    with pytest.raises(UserError, match=r"gbk\.txt: not UTF-8"):
-        load_corpus(tmp_path)
+    (tmp_path / "blob.txt").write_bytes(bytes(range(256)) * 4)
+    docs = load_corpus(tmp_path)
+    assert [d.id for d in docs] == ["ok"]
+    assert [s.line() for s in docs.skipped] == [
+        "skipped blob.txt: not text in any known encoding (UTF-8, GB18030, Big5, UTF-16); is it a binary file?"
+    ]
 
 
-def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+def test_duplicate_ids_skip_the_second(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("一。", encoding="utf-8")
     (tmp_path / "a.md").write_text("二。", encoding="utf-8")
-    with pytest.raises(UserError, match="share the id 'a'"):
-        load_corpus(tmp_path)
+    docs = load_corpus(tmp_path)
+    assert [d.text for d in docs] == ["二。"]
+    assert [s.line() for s in docs.skipped] == ["skipped a.txt: same id 'a' as a.md; rename one of them"]
 
 
 def test_seed_file_is_the_article_as_received() -> None:

@@ -84,11 +84,15 @@ def test_failed_build_leaves_previous_index_serving(settings: Settings, fake_emb
     assert build_index(settings, fake_embedder).unchanged
 
 
-def test_bad_corpus_loses_nothing(settings: Settings, fake_embedder: FakeEmbedder) -> None:
-    build_index(settings, fake_embedder)
-    (settings.corpus_dir / "bad.txt").write_bytes(b"\xff\xfe\x00bad")
-    with pytest.raises(UserError, match=r"bad\.txt"):
-        build_index(settings, fake_embedder)
+def test_bad_file_is_skipped_and_loses_nothing(settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    first = build_index(settings, fake_embedder)
+    (settings.corpus_dir / "bad.txt").write_bytes(bytes(range(256)) * 4)
+    report = build_index(settings, fake_embedder)
+    assert report.documents == 1 and report.chunks == first.chunks
+    assert report.skipped == [
+        "skipped bad.txt: not text in any known encoding (UTF-8, GB18030, Big5, UTF-16); is it a binary file?"
+    ]
+    assert "skipped bad.txt" in report.summary()
     assert _retriever(settings, fake_embedder).search("北奔重汽", k=1)
 
 

@@ -77,7 +77,11 @@ def test_ask_matches_the_cli_json_shape(client: TestClient) -> None:
     assert set(body) >= {"id", "question", "answer", "refused", "mode", "rewritten_question", "citations"}
     assert "19" in body["answer"] and "[1]" in body["answer"] and not body["refused"]
     c = body["citations"][0]
-    assert set(c) == {"n", "chunk_id", "doc_id", "title", "text", "quote", "start", "end"} and c["quote"] in c["text"]
+    assert (
+        set(c) == {"n", "chunk_id", "doc_id", "title", "text", "quote", "start", "end", "page"}
+        and c["quote"] in c["text"]
+    )
+    assert c["page"] is None  # the article is text: only a PDF's citation names a page
     follow = client.post(
         "/api/ask",
         json={

@@ -47,9 +47,9 @@
     ans.citations.forEach(function (c) {
       var det = el("details", "cite");
       det.dataset.n = String(c.n);
-      det.appendChild(el("summary", "", "[" + c.n + "] " + c.title));
+      det.appendChild(el("summary", "", "[" + c.n + "] " + c.title + (c.page ? " · 第" + c.page + "页" : "")));
       var p = el("div", "passage");
-      p.appendChild(el("div", "meta", c.doc_id + " · " + c.start + "–" + c.end));
+      p.appendChild(el("div", "meta", c.doc_id + (c.page ? " · 第" + c.page + "页" : "") + " · " + c.start + "–" + c.end));
       var at = c.quote ? c.text.indexOf(c.quote) : -1;
       if (at < 0) p.appendChild(document.createTextNode(c.text));
       else {

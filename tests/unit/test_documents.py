@@ -1,0 +1,106 @@
+"""Document management as a library (the CLI and the admin page call it): names that cannot
+escape the corpus folder, uploads checked before they enter it, replace, remove, the catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core.errors import UserError
+from bot.core.settings import Settings
+from bot.retrieval.documents import add_files, catalog, remove_document, safe_name
+from bot.retrieval.indexer import build_index
+from bot.retrieval.store import Store
+from tests.support.documents import REPORT_PDF, scanned_pdf
+from tests.support.fakes import FakeEmbedder
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("报告.pdf", "报告.pdf"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("C:\\Users\\x\\年报 2024.docx", "年报 2024.docx"),
+        ("; rm -rf ~ $(id) `x`.md", "rm -rf _ _(id) _x.md"),
+        (".hidden.txt", "hidden.txt"),
+        ("a\x00b\n.txt", "ab.txt"),
+        ("报告.PDF", "报告.pdf"),
+    ],
+)
+def test_safe_name_stays_inside_the_corpus(raw: str, name: str, tmp_path: Path) -> None:
+    assert safe_name(raw) == name
+    assert (tmp_path / safe_name(raw)).resolve().parent == tmp_path.resolve()
+
+
+def test_safe_name_refuses_a_name_of_nothing() -> None:
+    with pytest.raises(UserError, match="no usable characters"):
+        safe_name("../..")
+
+
+def test_add_checks_each_file_before_it_enters_the_corpus(settings: Settings, tmp_path: Path) -> None:
+    settings = settings.model_copy(update={"max_document_bytes": 100_000, "max_upload_files": 5})
+    scan = scanned_pdf(tmp_path / "scan.pdf").read_bytes()
+    results = add_files(
+        settings,
+        [
+            ("report.pdf", REPORT_PDF.read_bytes()),
+            ("scan.pdf", scan),
+            ("tool.exe", b"MZ"),
+            ("big.txt", "大".encode() * 40_000),
+            ("qingshan-article.md", "重复。".encode()),
+        ],
+    )
+    lines = [r.line() for r in results]
+    assert lines[0] == "added report.pdf (id report)"
+    assert lines[1] == "refused scan.pdf: this PDF has no text layer (a scan?); OCR it first"
+    assert lines[2].startswith("refused tool.exe: .exe files are not accepted")
+    assert lines[3].startswith("refused big.txt: 120,000 bytes is over the limit of 100,000")
+    assert lines[4].startswith("refused qingshan-article.md: a document with id 'qingshan-article' is already")
+    assert sorted(p.name for p in settings.corpus_dir.iterdir() if not p.name.startswith(".")) == [
+        "qingshan-article.md",
+        "report.pdf",
+    ]
+    assert not list((settings.corpus_dir / ".incoming").iterdir())  # nothing left half-written
+    with pytest.raises(UserError, match="the limit is 5"):
+        add_files(settings, [("a.txt", b"x")] * 6)
+
+
+def test_replace_remove_and_the_catalog(settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    add_files(settings, [("report.pdf", REPORT_PDF.read_bytes())])
+    rows = {r["id"]: r for r in catalog(settings, None)}
+    assert rows["report"]["status"] == "pending"
+    build_index(settings, fake_embedder)
+    manifest = Store(settings).state().manifest  # type: ignore[union-attr]
+    rows = {r["id"]: r for r in catalog(settings, manifest)}
+    report = rows["report"]
+    assert (report["status"], report["format"], report["pages"], report["chunks"]) == ("indexed", "pdf", 3, 3)
+    assert report["title"] == "星河实验室年度报告" and report["bytes"] == REPORT_PDF.stat().st_size
+    assert report["indexed_at"]
+    # The same id in another format replaces the PDF.
+    [added] = add_files(settings, [("report.txt", "新版报告。内容更新。".encode("gb18030"))], replace=True)
+    assert added.replaced and not (settings.corpus_dir / "report.pdf").exists()
+    assert {r["id"]: r["status"] for r in catalog(settings, manifest)}["report"] == "pending"
+    build_index(settings, fake_embedder)
+    manifest = Store(settings).state().manifest  # type: ignore[union-attr]
+    assert {r["id"]: r for r in catalog(settings, manifest)}["report"]["encoding"] == "gb18030"
+    assert remove_document(settings, "report") == ["report.txt"]
+    assert {r["id"]: r["status"] for r in catalog(settings, manifest)}["report"] == "removed"
+    with pytest.raises(UserError, match="no document with id 'report'"):
+        remove_document(settings, "report")
+    with pytest.raises(UserError, match="is the last document"):
+        remove_document(settings, "qingshan-article")
+
+
+def test_an_index_from_before_the_catalog_gets_one(settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    build_index(settings, fake_embedder)
+    store = Store(settings)
+    state = store.state()
+    assert state is not None
+    old = {k: v for k, v in state.manifest.items() if k not in {"catalog", "skipped", "kept"}}
+    store.publish(state.collection, old)  # as an older version wrote it
+    report = build_index(settings, fake_embedder)
+    assert not report.unchanged and report.embedded == 0 and report.reused == report.chunks
+    rows = catalog(settings, Store(settings).state().manifest)  # type: ignore[union-attr]
+    assert [r["status"] for r in rows] == ["indexed"]
+    assert build_index(settings, fake_embedder).unchanged

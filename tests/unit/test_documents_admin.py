@@ -1,0 +1,139 @@
+"""The documents admin page in-process (TestClient, real Chroma, the hashing fake embedder):
+behind the admin token, upload → background re-index → answers cite the new document (its
+page), starters and the overview follow; delete → the same question is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from bot.answering.answerer import Answerer
+from bot.core.settings import Settings
+from bot.retrieval.indexer import build_index
+from bot.retrieval.retriever import Retriever
+from bot.server.app import create_app
+from bot.server.service import AnswerService
+from tests.support.documents import REPORT_PDF, scanned_pdf
+from tests.support.fakes import FakeEmbedder
+
+TOKEN = "admin-secret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+Q = "实验室的年度预算是多少？"
+
+
+@pytest.fixture
+def client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
+    settings = settings.model_copy(
+        update={"admin_token": SecretStr(TOKEN), "data_dir": tmp_path / "data", "profile_path": tmp_path / "none.toml"}
+    )
+    embedder = FakeEmbedder(settings)
+    build_index(settings, embedder)
+    service = AnswerService(settings, Answerer(settings, Retriever(settings, embedder, auto_index=False)))
+    with TestClient(create_app(settings, service, warm=False)) as c:
+        yield c
+
+
+def _settle(client: TestClient) -> dict:
+    client.app.state.reindexer.wait(60)  # type: ignore[attr-defined]
+    return client.get("/admin/documents/api", headers=AUTH).json()
+
+
+def _ask(client: TestClient) -> dict:
+    return client.post("/api/ask", json={"question": Q, "mode": "extractive"}).json()
+
+
+def test_the_page_and_its_api_need_the_token(client: TestClient) -> None:
+    assert client.get("/admin/documents/", follow_redirects=False).headers["location"].startswith("/admin/login")
+    assert client.get("/admin/documents/api").status_code == 401
+    files = {"files": ("a.txt", "内容。".encode(), "text/plain")}
+    assert client.post("/admin/documents/api/upload", files=files).status_code == 401
+    assert client.post("/admin/documents/api/delete/qingshan-article").status_code == 401
+    assert "文档 · Documents" in client.get("/admin/", headers=AUTH).text
+    page = client.get("/admin/documents/", headers=AUTH)
+    assert page.status_code == 200 and "documents.js" in page.text
+
+
+def test_upload_reindex_answer_with_page_then_delete(client: TestClient) -> None:
+    assert _ask(client)["refused"]
+    before = client.get("/api/starters").json()
+    files = [("files", ("report.pdf", REPORT_PDF.read_bytes(), "application/pdf"))]
+    sent = client.post("/admin/documents/api/upload", files=files, headers=AUTH)
+    assert sent.status_code == 202 and sent.json()["files"][0]["line"] == "added report.pdf (id report)"
+    listing = _settle(client)
+    assert listing["job"]["state"] == "done" and listing["job"]["percent"] == 100.0
+    row = {d["id"]: d for d in listing["documents"]}["report"]
+    assert (row["status"], row["format"], row["chunks"], row["title"]) == ("indexed", "pdf", 3, "星河实验室年度报告")
+    answer = _ask(client)
+    assert not answer["refused"]
+    assert [c["page"] for c in answer["citations"] if "3200万元" in c["quote"]] == [3]
+    after = client.get("/api/starters").json()
+    assert "星河实验室年度报告" in after["documents"] and "星河实验室年度报告" not in before["documents"]
+    assert any("星河实验室" in q for q in after["questions"]), after["questions"]
+    deleted = client.post("/admin/documents/api/delete/report", headers=AUTH)
+    assert deleted.status_code == 202 and deleted.json()["lines"] == ["removed report.pdf"]
+    listing = _settle(client)
+    assert "report" not in {d["id"] for d in listing["documents"]}
+    assert _ask(client)["refused"]
+    assert not any("星河实验室" in q for q in client.get("/api/starters").json()["questions"])
+
+
+def test_bad_uploads_are_refused_with_their_reason(client: TestClient, tmp_path: Path) -> None:
+    files = [
+        ("files", ("../../outside.txt", "外面的文件。内容。".encode(), "text/plain")),
+        ("files", ("scan.pdf", scanned_pdf(tmp_path / "s.pdf").read_bytes(), "application/pdf")),
+        ("files", ("run.sh", b"#!/bin/sh\n", "text/x-sh")),
+    ]
+    lines = [f["line"] for f in client.post("/admin/documents/api/upload", files=files, headers=AUTH).json()["files"]]
+    assert lines[0] == "added outside.txt (id outside)"
+    assert lines[1] == "refused scan.pdf: this PDF has no text layer (a scan?); OCR it first"
+    assert lines[2].startswith("refused run.sh: .sh files are not accepted")
+    corpus = client.app.state.service.settings.corpus_dir  # type: ignore[attr-defined]
+    assert (corpus / "outside.txt").is_file() and not (corpus.parent / "outside.txt").exists()
+    _settle(client)
+    too_many = [("files", (f"f{i}.txt", b"x", "text/plain")) for i in range(11)]
+    refused = client.post("/admin/documents/api/upload", files=too_many, headers=AUTH)
+    assert refused.status_code == 400 and "the limit is 10" in refused.json()["error"]["message"]
+    missing = client.post("/admin/documents/api/delete/nosuch", headers=AUTH)
+    assert missing.status_code == 400 and "no document with id 'nosuch'" in missing.json()["error"]["message"]
+
+
+def test_a_running_server_follows_an_index_built_elsewhere(settings: Settings) -> None:
+    """`doc-add` (or `index`, or another replica) builds a new version; the server swaps it in."""
+    import shutil
+    import time
+
+    settings = settings.model_copy(update={"index_follow_s": 0.2})
+    embedder = FakeEmbedder(settings)
+    build_index(settings, embedder)
+    service = AnswerService(settings, Answerer(settings, Retriever(settings, embedder, auto_index=False)))
+    service.start(background=True)
+    deadline = time.monotonic() + 30
+    while not service.ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = service.answerer.retriever.version
+    assert service.answer(Q, [], "extractive").refused
+    shutil.copy(REPORT_PDF, settings.corpus_dir / "report.pdf")
+    built = build_index(settings, FakeEmbedder(settings))  # as another process would
+    while service.answerer.retriever.version != built.version and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert service.answerer.retriever.version == built.version != first
+        assert not service.answer(Q, [], "extractive").refused
+    finally:
+        service.stop()
+
+
+def test_changes_during_a_build_are_folded_into_the_next(client: TestClient) -> None:
+    for name in ("a", "b", "c"):
+        files = [("files", (f"{name}.txt", f"第{name}份文件。编号{name}的内容。".encode(), "text/plain"))]
+        assert client.post("/admin/documents/api/upload", files=files, headers=AUTH).status_code == 202
+    listing = _settle(client)
+    assert listing["job"]["state"] == "done" and not listing["job"]["error"]
+    status = {d["id"]: d["status"] for d in listing["documents"]}
+    assert [status[k] for k in ("a", "b", "c")] == ["indexed"] * 3, status
+    served = client.app.state.service.answerer.retriever.version  # type: ignore[attr-defined]
+    assert listing["serving"] == served == listing["job"]["version"]
