@@ -65,6 +65,9 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     app.state.admin_sections = []  # (label, path) of each admin page; the /admin/ home lists them
     add_login_routes(app, app.state.admin)
     add_admin_home(app, app.state.admin)
+    from bot.server.eval_page import add_eval_pages
+
+    add_eval_pages(app, settings, service, feedback)
     _add_widget_assets(app, origins, service.profile)
     _use_profile_example(app, service.profile.example_question)
     app.add_middleware(SecurityMiddleware, origins=origins, max_body=settings.max_body_bytes)
