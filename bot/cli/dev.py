@@ -39,6 +39,11 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
     p.set_defaults(func=cmd_loadtest)
 
+    p = sub.add_parser("bench-eval-page", help="time the /eval/ pages on synthetic runs (default 1,000 × 5)")
+    p.add_argument("--questions", type=int, default=1000, help="questions per run (default 1000)")
+    p.add_argument("--runs", type=int, default=5, help="run folders (default 5)")
+    p.set_defaults(func=cmd_bench_eval_page)
+
     p = sub.add_parser("bench", help="qingshan-bot vs a tutorial LangChain RAG: accuracy, speed, memory")
     p.add_argument("--questions", type=Path, default=Path("eval/qingshan.jsonl"))
     p.add_argument("--limit", type=int, default=30, help="questions, every type kept (default 30; 0 = all)")
@@ -67,6 +72,15 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
     for path in take_screenshots(args.out, make_settings(args).profile()):
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_bench_eval_page(args: argparse.Namespace) -> int:
+    from bot.devtools.bench_eval_page import run_bench
+
+    if args.questions < 1 or args.runs < 1:
+        raise UserError("--questions and --runs must be at least 1")
+    print(json.dumps(run_bench(args.questions, args.runs), ensure_ascii=False, indent=2))
     return 0
 
 

@@ -171,6 +171,16 @@ def ask_in_widget(page: Any, question: str, timeout_ms: int = 120_000) -> Any:
     return frame
 
 
+def sign_in(page: Any, server: str, token: str, next_path: str) -> None:
+    """Signs a browser page in at /admin/login and lands on `next_path`."""
+    from urllib.parse import quote
+
+    page.goto(f"{server}/admin/login?next={quote(next_path, safe='/')}")
+    page.locator("input[name=token]").fill(token)
+    page.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+
+
 def take_screenshots(out: Path, profile: CorpusProfile | None = None, mode: str = "extractive") -> list[Path]:
     """Chat page (desktop and phone width) and the widget open on a third-party page."""
     check_browser()

@@ -213,6 +213,7 @@ EVERY_COMMAND = [
     (("bench-http", "--questions", "missing.jsonl"), {}, "questions file not found"),
     (("loadtest", "--url", "http://127.0.0.1:{closed}", "--questions", "q.jsonl"), {}, "start one with"),
     (("bench", "--questions", "missing.jsonl"), {}, "questions file not found"),
+    (("bench-eval-page", "--questions", "0"), {}, "--questions and --runs must be at least 1"),
 ]
 
 

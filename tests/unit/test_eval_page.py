@@ -143,3 +143,13 @@ def test_a_run_from_the_page_with_progress_and_cancel(client: TestClient, page_s
         time.sleep(0.05)
     assert jobs.state["status"] == "cancelled" and not Path(jobs.state["folder"]).exists()
     assert client.post("/eval/run", data={"set": "../x", "mode": "extractive"}, headers=AUTH).status_code == 400
+
+
+def test_pages_render_in_under_a_second_for_1000_questions_by_5_runs() -> None:
+    from bot.devtools.bench_eval_page import run_bench
+
+    report = run_bench(1000, 5, repeat=2)
+    grid = report["pages"]["grid (all questions × runs)"]
+    assert grid["bytes"] > 500_000  # every question and cell is there
+    for name, figures in report["pages"].items():
+        assert figures["cold_s"] < 1.0 and figures["warm_median_s"] < 1.0, (name, figures)
