@@ -15,6 +15,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("docs", help="regenerate docs/cli.md and the README screenshots (a headless browser)")
     p.add_argument("--out", type=Path, default=Path("docs"), help="folder for the PNGs and cli.md (default docs/)")
     p.add_argument("--cli", action="store_true", help="only the command reference (docs/cli.md), no browser")
+    p.add_argument(
+        "--only",
+        choices=["chat", "eval"],
+        default=None,
+        help="only the chat and widget screenshots, or only the /eval/ ones (default both)",
+    )
     p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("bench-retrieval", help="speed of indexing, search and cold start")
@@ -68,9 +74,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
     print(f"wrote {reference.write(args.out / 'cli.md')}")
     if args.cli:
         return 0
-    from bot.devtools.screenshots import take_screenshots
+    from bot.devtools.screenshots import take_eval_screenshots, take_screenshots
 
-    for path in take_screenshots(args.out, make_settings(args).profile()):
+    paths = [] if args.only == "eval" else take_screenshots(args.out, make_settings(args).profile())
+    if args.only != "chat":
+        paths += take_eval_screenshots(args.out)
+    for path in paths:
         print(f"wrote {path}")
     return 0
 

@@ -125,7 +125,7 @@ def reason(item: dict[str, Any], row: dict[str, Any], outcome: dict[str, Any]) -
     text = normalise(row.get("answer", "") or "")
     missing = [g for g in must if not any(normalise(x) and normalise(x) in text for x in g)]
     need = len(must) if item.get("min_groups") is None else min(item["min_groups"], len(must))
-    found = f"{len(must) - len(missing)} of {len(must)} required groups found" + (
+    found = f"{len(must) - len(missing)} of {len(must)} required string groups found" + (
         f" (at least {need} needed)" if need != len(must) else ""
     )
     if outcome["correct"]:

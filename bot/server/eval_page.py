@@ -200,10 +200,10 @@ def _add_case_page(app: Any, catalog: RunCatalog) -> None:
             + f"<h2>Question</h2><p class=question>{v.esc(case.get('question'))}</p>"
             + f'<h2>Verdict: <span class="{v.esc(case["verdict"])}">{v.esc(case["verdict"])}</span></h2>'
             + f"<p class=reason>{v.esc(case.get('reason'))}</p>"
-            + "<h2>Answer</h2>"
-            + (render_answer(_renderable(answer)) if answer else "<p>No answer stored for it.</p>")
             + "<h2>Expected</h2>"
             + v.expected(case)
+            + "<h2>Answer</h2>"
+            + (render_answer(_renderable(answer)) if answer else "<p>No answer stored for it.</p>")
             + (f"<h2>Other runs</h2><ul>{''.join(others)}</ul>" if others else "")
         )
         return html_response(v.page(f"评测 · {id}", body, "runs"))

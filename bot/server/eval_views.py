@@ -70,11 +70,13 @@ def runs_table(runs: list[Run]) -> str:
         chart = url("/eval/chart", run=r.name, file="accuracy_by_type.png")
         rows.append(
             f"<tr><td><code>{esc(r.name)}</code></td><td>{esc(r.created[:19])}</td><td>{esc(r.mode)}</td>"
+            f"<td>{esc(r.meta.get('spec') or r.meta.get('questions') or '')}</td>"
             f"<td>{esc(r.report.get('overall', {}).get('n'))}</td>{figures}"
             f'<td><a href="{chart}">per type</a></td></tr>'
         )
     return (
-        f'<table class="runs"><thead><tr><th>run</th><th>created</th><th>mode</th><th>n</th>{head}'
+        '<table class="runs"><thead><tr><th>run</th><th>created</th><th>mode</th><th>set / settings</th>'
+        f"<th>n</th>{head}"
         f"<th>chart</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 

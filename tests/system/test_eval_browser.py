@@ -166,3 +166,19 @@ def test_thumbs_down_with_a_comment_is_labelled_exported_and_run(site: dict[str,
     [row] = _cases(site["base"] / "runs" / "reviewed").values()
     assert row["id"] == case["id"] and row["verdict"] == "pass"
     assert page.dialogs == []
+
+
+def test_widget_thumbs_down_sends_its_comment_to_the_queue(site: dict[str, Any], page: Any) -> None:
+    page.goto(site["server"] + "/widget/")  # the panel page itself, on the server's own origin
+    page.locator("#qs-q").fill("青山区2021年有多少家科技型中小企业？")
+    page.locator("#qs-q").press("Enter")
+    page.locator(".msg.bot > .mode").first.wait_for(timeout=120_000)
+    page.locator(".msg.bot button.rate[data-rating='down']").first.click()
+    page.locator(".comment textarea").fill("<img src=x onerror=alert('w')>应该是11家")
+    page.locator(".comment button.comment-send").click()
+    page.locator(".thanks").wait_for()
+    sign_in(page, site["server"], TOKEN, "/eval/review")
+    item = page.locator("article.item").filter(has_text="应该是11家").first
+    assert "<img src=x onerror=alert('w')>" in item.locator(".comment").inner_text()
+    assert "not helpful" in item.locator("header").inner_text()
+    assert page.locator("main img[src='x']").count() == 0 and page.dialogs == []
