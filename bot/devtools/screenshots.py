@@ -256,6 +256,7 @@ def take_eval_screenshots(out: Path, questions: Path = Path("eval/qingshan.jsonl
             page.locator("#grid-filters").scroll_into_view_if_needed()
             page.evaluate("window.scrollBy(0, document.querySelector('#grid-filters').getBoundingClientRect().top - 8)")
             page.screenshot(path=out / "eval-grid.png")
+            page.set_viewport_size({"width": 1100, "height": 820})
             page.locator("#grid tbody td.pass a").first.click()
             page.locator("details.qs-cite summary").first.click()
             page.screenshot(path=out / "eval-case.png")

@@ -91,10 +91,13 @@ def trend(runs: list[Run]) -> str:
         nums = [float(v) for v in values if isinstance(v, int | float)]
         if not nums:
             continue
-        top = 1.0 if key != "latency_ms_p50" else max(nums) or 1.0
+        # The axis spans the values seen (at least 0.05, or 5% of the latency), so small moves show.
+        low, high = min(nums), max(nums)
+        span = max(high - low, 0.05 if key != "latency_ms_p50" else 0.05 * high or 1.0)
+        low = min(low, high - span)
         w, h, n = 220, 60, len(values)
         points = [
-            (round(6 + i * (w - 12) / max(1, n - 1), 1), round(h - 6 - (float(v) / top) * (h - 12), 1))
+            (round(6 + i * (w - 12) / max(1, n - 1), 1), round(h - 6 - (float(v) - low) / span * (h - 12), 1))
             for i, v in enumerate(values)
             if isinstance(v, int | float)
         ]
@@ -176,7 +179,11 @@ def expected(case: dict[str, Any]) -> str:
         return "<p class=muted>No required strings.</p>"
     need = case.get("min_groups")
     items = "".join("<li>" + " / ".join(f"<q>{esc(x)}</q>" for x in g) + "</li>" for g in groups)
-    note = f"<p class=muted>at least {esc(need)} of these</p>" if need else "<p class=muted>every line</p>"
+    note = (
+        f"<p class=muted>at least {esc(need)} of these lines must appear (any alternative of a line)</p>"
+        if need
+        else "<p class=muted>every line must appear (any alternative of a line)</p>"
+    )
     return f"<ul class=must>{items}</ul>{note}"
 
 
