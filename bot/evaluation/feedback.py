@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,8 @@ COMMENT_CHARS = 2000
 
 
 def _comment(text: str | None) -> str | None:
-    text = (text or "").strip()
+    """Control characters go (Postgres refuses NUL in text); line breaks and tabs stay."""
+    text = "".join(ch for ch in (text or "") if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
     return text[:COMMENT_CHARS] or None
 
 

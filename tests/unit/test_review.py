@@ -35,8 +35,10 @@ def test_down_ratings_and_comments_are_queued_and_likes_are_not(store: FeedbackS
     commented = store.add("up", ANSWER, [])
     assert store.set_comment(commented, "其实还想知道年份")
     assert not store.set_comment(9999, "nobody")
+    nul = store.add("down", ANSWER, [], comment="a\x00b\x07\nc" + "长" * 3000)
+    assert next(i for i in queue(store) if i["id"] == nul)["comment"] == "ab\nc" + "长" * 1996
     items = {i["id"]: i for i in queue(store)}
-    assert set(items) == {down, wrong, commented} and liked not in items
+    assert set(items) == {down, wrong, commented, nul} and liked not in items
     assert items[down]["comment"] == "数字不对" and items[down]["status"] == "open"
     assert items[down]["citations"][0]["quote"] == "企业19家"
 
