@@ -15,6 +15,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("docs", help="regenerate docs/cli.md and the README screenshots (a headless browser)")
     p.add_argument("--out", type=Path, default=Path("docs"), help="folder for the PNGs and cli.md (default docs/)")
     p.add_argument("--cli", action="store_true", help="only the command reference (docs/cli.md), no browser")
+    p.add_argument(
+        "--only",
+        choices=["chat", "eval"],
+        default=None,
+        help="only the chat and widget screenshots, or only the /eval/ ones (default both)",
+    )
     p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("bench-retrieval", help="speed of indexing, search and cold start")
@@ -44,6 +50,11 @@ def register(sub: Any) -> None:
     p.add_argument("--url", default=None, help="test a running server instead of starting one")
     p.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
     p.set_defaults(func=cmd_loadtest)
+
+    p = sub.add_parser("bench-eval-page", help="time the /eval/ pages on synthetic runs (default 1,000 × 5)")
+    p.add_argument("--questions", type=int, default=1000, help="questions per run (default 1000)")
+    p.add_argument("--runs", type=int, default=5, help="run folders (default 5)")
+    p.set_defaults(func=cmd_bench_eval_page)
 
     p = sub.add_parser("bench", help="qingshan-bot vs a tutorial LangChain RAG: accuracy, speed, memory")
     p.add_argument("--questions", type=Path, default=Path("eval/qingshan.jsonl"))
@@ -85,10 +96,22 @@ def cmd_docs(args: argparse.Namespace) -> int:
     print(f"wrote {reference.write(args.out / 'cli.md')}")
     if args.cli:
         return 0
-    from bot.devtools.screenshots import take_screenshots
+    from bot.devtools.screenshots import take_eval_screenshots, take_screenshots
 
-    for path in take_screenshots(args.out, make_settings(args).profile()):
+    paths = [] if args.only == "eval" else take_screenshots(args.out, make_settings(args).profile())
+    if args.only != "chat":
+        paths += take_eval_screenshots(args.out)
+    for path in paths:
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_bench_eval_page(args: argparse.Namespace) -> int:
+    from bot.devtools.bench_eval_page import run_bench
+
+    if args.questions < 1 or args.runs < 1:
+        raise UserError("--questions and --runs must be at least 1")
+    print(json.dumps(run_bench(args.questions, args.runs), ensure_ascii=False, indent=2))
     return 0
 
 

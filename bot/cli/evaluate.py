@@ -17,11 +17,27 @@ def register(sub: Any) -> None:
     _register_sets(sub)
     p = sub.add_parser("eval", help="answer a question set and write report.json, report.md and charts")
     store_args(p)
-    p.add_argument("--questions", type=Path, required=True, help="JSONL in the format of eval/README.md")
+    p.add_argument("--questions", type=Path, help="JSONL in the format of eval/README.md")
     p.add_argument("--mode", choices=["auto", "local", "openai", "extractive", "all"], default="auto")
-    p.add_argument("--out", type=Path, default=Path("out/eval"), help="output folder (default out/eval)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default out/eval, or out/compare)")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--judge", action="store_true", help="add the (slow) LLM-judge scores")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("RUN_A", "RUN_B"),
+        help="compare two runs: eval folders (DIR or DIR#MODE), or MODE[,SETTING=VALUE…] run now on --questions "
+        "(e.g. extractive,ranker=keyword); writes compare.md/.json/.png",
+    )
+    p.add_argument(
+        "--metric", default="accuracy", help="with --compare: the overall metric to gate on (default accuracy)"
+    )
+    p.add_argument(
+        "--max-drop",
+        type=float,
+        default=None,
+        help="with --compare: exit 1 when --metric gets worse by more than this (e.g. 0.02; latency in ms)",
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("score", help="score `ask --json` answers against a question file")
@@ -51,13 +67,17 @@ def register(sub: Any) -> None:
     fp.add_argument("--data", type=Path, default=None, help="folder holding feedback.sqlite3 (default data/)")
     fp.add_argument("--db", default=None, help="SQLAlchemy URL instead of the SQLite file (QINGSHAN_FEEDBACK_DB)")
     fp.add_argument("--out", type=Path, required=True, help="JSONL file to write")
+    fp.add_argument(
+        "--reviewed",
+        action="store_true",
+        help="only items a reviewer labelled on /eval/ (an eval set `eval` runs as is)",
+    )
     fp.set_defaults(func=cmd_feedback_export)
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.answering.answerer import Answerer
-    from bot.evaluation.runner import run_eval
-
+def _questions(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if args.questions is None:
+        raise UserError("give --questions FILE.jsonl (the format of eval/README.md)")
     questions = read_questions(args.questions)
     if args.limit is not None:
         if args.limit < 1:
@@ -65,11 +85,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
         questions = questions[: args.limit]
     for item in questions:
         parse_history(item.get("history"), f"{args.questions}:{item['id']}")
+    return questions
+
+
+def _meta(args: argparse.Namespace) -> dict[str, Any]:
+    return {"questions": str(args.questions), "limit": args.limit}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.answering.answerer import Answerer
+    from bot.evaluation.runner import run_eval
+
+    if args.compare:
+        return cmd_compare(args)
+    if args.max_drop is not None:
+        raise UserError("--max-drop gates a comparison: use it with --compare RUN_A RUN_B")
+    questions = _questions(args)
+    out = args.out or Path("out/eval")
     report = run_eval(
-        Answerer(make_settings(args)), questions, args.mode, args.out, progress=sys.stderr.isatty(), judge=args.judge
+        Answerer(make_settings(args)),
+        questions,
+        args.mode,
+        out,
+        progress=sys.stderr.isatty(),
+        judge=args.judge,
+        meta=_meta(args),
     )
     acc = report["accuracy"]
-    print(f"accuracy: {acc}  (report: {args.out / 'report.md'})")
+    print(f"accuracy: {acc}  (report: {out / 'report.md'})")
     for mode, r in (report.get("modes") or {report.get("mode"): report}).items():
         if guard := r.get("guard"):
             print(
@@ -77,6 +120,65 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"benign declined {guard['benign_declined']} of {guard['benign']}"
             )
     return 0
+
+
+MODES = ("auto", "local", "openai", "extractive")
+
+
+def _compare_side(args: argparse.Namespace, spec: str, out: Path, label: str) -> Any:
+    """An eval folder as it is, or `MODE[,KEY=VALUE…]` answered now into out/run-<label>."""
+    from bot.evaluation.runs import load_run
+
+    if Path(spec.partition("#")[0]).is_dir():
+        return load_run(spec)
+    mode, *pairs = [x.strip() for x in spec.split(",")]
+    if mode not in MODES:
+        raise UserError(
+            f"--compare: {spec!r} is neither an eval folder nor a mode; give DIR, DIR#MODE or "
+            f"MODE[,SETTING=VALUE…] with MODE one of {', '.join(MODES)}"
+        )
+    overrides = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise UserError(f"--compare: {pair!r} in {spec!r} is not SETTING=VALUE (e.g. ranker=keyword)")
+        from bot.core.settings import Settings
+
+        if key.strip() not in Settings.model_fields:
+            raise UserError(f"--compare: no setting {key.strip()!r}; `qingshan-bot config` lists them")
+        overrides[key.strip()] = value.strip()
+    from bot.answering.answerer import Answerer
+    from bot.evaluation.runner import run_eval
+
+    settings = make_settings(args, **overrides)
+    folder = out / f"run-{label}"
+    meta = {**_meta(args), "spec": spec}
+    run_eval(Answerer(settings), _questions(args), mode, folder, progress=sys.stderr.isatty(), meta=meta)
+    return load_run(folder)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bot.evaluation.compare import OVERALL, compare_runs, gate, write_compare
+
+    if args.metric not in OVERALL:
+        raise UserError(f"--metric {args.metric!r} is not an overall metric; use one of {', '.join(OVERALL)}")
+    if args.max_drop is not None and args.max_drop < 0:
+        raise UserError("--max-drop must be 0 or more")
+    out = args.out or Path("out/compare")
+    a = _compare_side(args, args.compare[0], out, "a")
+    b = _compare_side(args, args.compare[1], out, "b")
+    result = compare_runs(a, b)
+    write_compare(result, out)
+    o = result["overall"]["accuracy"]
+    print(
+        f"accuracy {o['a']} → {o['b']}; {result['regressions']} regressions, {result['fixes']} fixes "
+        f"(report: {out / 'compare.md'})"
+    )
+    if args.max_drop is None:
+        return 0
+    ok, message = gate(result, args.metric, args.max_drop)
+    print(message)
+    return 0 if ok else 1
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -137,7 +239,12 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
     target = settings.feedback_target()
     if isinstance(target, Path) and not target.exists():
         raise UserError(f"no feedback database at {target}; it is created by `qingshan-bot serve`")
-    n = export(FeedbackStore(target), args.out)
+    if args.reviewed:
+        from bot.evaluation.review import export_reviewed
+
+        n = export_reviewed(FeedbackStore(target), args.out)
+    else:
+        n = export(FeedbackStore(target), args.out)
     print(f"wrote {n} evaluation cases to {args.out}")
     return 0
 

@@ -194,6 +194,13 @@ class Settings(BaseSettings):
         "default: SQLite at data_dir/feedback.sqlite3.",
     )
 
+    eval_runs_dir: Path = Field(
+        Path("out"),
+        description="Where the evaluation page finds runs: every folder below it (three deep) that "
+        "`qingshan-bot eval` wrote; runs started from the page go to eval_runs_dir/web/.",
+    )
+    eval_sets_dir: Path = Field(Path("eval"), description="Question sets (*.jsonl) the evaluation page offers to run.")
+
     def upload_suffixes(self) -> set[str]:
         return {"." + s.strip().lower().lstrip(".") for s in self.upload_types.split(",") if s.strip()}
 

@@ -171,6 +171,16 @@ def ask_in_widget(page: Any, question: str, timeout_ms: int = 120_000) -> Any:
     return frame
 
 
+def sign_in(page: Any, server: str, token: str, next_path: str) -> None:
+    """Signs a browser page in at /admin/login and lands on `next_path`."""
+    from urllib.parse import quote
+
+    page.goto(f"{server}/admin/login?next={quote(next_path, safe='/')}")
+    page.locator("input[name=token]").fill(token)
+    page.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+
+
 def take_screenshots(out: Path, profile: CorpusProfile | None = None, mode: str = "extractive") -> list[Path]:
     """Chat page (desktop and phone width) and the widget open on a third-party page."""
     check_browser()
@@ -213,3 +223,42 @@ def take_screenshots(out: Path, profile: CorpusProfile | None = None, mode: str 
             written.append(out / "widget.png")
             browser.close()
     return written
+
+
+def _two_runs(base: Path, questions: Path) -> Path:
+    """Two real runs of a question set, hybrid against keyword-only retrieval, by `eval --compare`."""
+    runs = base / "runs"
+    argv = [sys.executable, "-m", "bot", "eval", "--compare", "extractive", "extractive,ranker=keyword"]
+    argv += ["--questions", str(questions), "--out", str(runs / "compare")]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise UserError(f"the evaluation runs for the screenshots failed: {proc.stderr.strip()[-500:]}")
+    return runs
+
+
+def take_eval_screenshots(out: Path, questions: Path = Path("eval/qingshan.jsonl")) -> list[Path]:
+    """The /eval/ grid filtered to changed questions, and one changed case opened."""
+    check_browser()
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    token = "screenshots"
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = _two_runs(Path(tmp), questions)
+        env = {"QINGSHAN_ADMIN_TOKEN": token, "QINGSHAN_EVAL_RUNS_DIR": str(runs)}
+        with (
+            bot_server(["--mode", "extractive", "--data", tmp], free_port(), env=env) as server,
+            sync_playwright() as pw,
+        ):
+            browser = launch_chromium(pw)
+            page = browser.new_page(viewport={"width": 1100, "height": 640})
+            sign_in(page, server, token, "/eval/?changed=1")
+            page.locator("#grid-filters").scroll_into_view_if_needed()
+            page.evaluate("window.scrollBy(0, document.querySelector('#grid-filters').getBoundingClientRect().top - 8)")
+            page.screenshot(path=out / "eval-grid.png")
+            page.set_viewport_size({"width": 1100, "height": 820})
+            page.locator("#grid tbody td.pass a").first.click()
+            page.locator("details.qs-cite summary").first.click()
+            page.screenshot(path=out / "eval-case.png")
+            browser.close()
+    return [out / "eval-grid.png", out / "eval-case.png"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.answering.answerer import Answerer
-from bot.core.jsonl import parse_history
+from bot.core.jsonl import parse_history, write_jsonl
 from bot.core.text import clean_question
 from bot.evaluation.guard_eval import render_guard
 from bot.evaluation.scoring import score_files
@@ -52,6 +52,51 @@ def modes_to_run(answerer: Answerer, mode: str) -> list[str]:
     ]
 
 
+class Cancelled(Exception):
+    """An evaluation stopped on request before its last question (nothing is reported)."""
+
+
+# Settings that change answers: recorded in report.json so a run says what it measured.
+_RUN_SETTINGS = ("ranker", "top_k", "chunk_size", "chunk_overlap", "embedding_model", "dense_weight")
+
+
+def run_meta(answerer: Answerer, modes: list[str], extra: dict[str, Any] | None) -> dict[str, Any]:
+    import datetime
+
+    s = answerer.settings
+    return {
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "modes": modes,
+        "settings": {k: str(getattr(s, k)) for k in _RUN_SETTINGS if hasattr(s, k)},
+        **(extra or {}),
+    }
+
+
+def _answer_all(
+    answerer: Answerer, questions: list[dict[str, Any]], m: str, path: Path, progress: bool, hooks: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int]:
+    from tqdm import tqdm
+
+    rows = []
+    fallbacks = 0  # LLM answers replaced by the extractive one (the model added nothing verifiable)
+    on_step, cancel = hooks.get("on_step"), hooks.get("cancel")
+    with path.open("w", encoding="utf-8") as fh:
+        for i, item in enumerate(tqdm(questions, desc=f"eval {m}", unit="q", disable=not progress)):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"cancelled after {i} of {len(questions)} questions")
+            history = parse_history(item.get("history"), f"question {item.get('id')}")
+            question = clean_question(item["question"], answerer.settings.max_query_chars)
+            ans = answerer.answer(question, history, m)
+            fallbacks += any("answered extractively" in note for note in ans.notes)
+            row = ans.as_dict(item.get("id"))
+            rows.append(row)
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            if on_step is not None:
+                on_step(m, i + 1, len(questions))
+    return rows, fallbacks
+
+
 def run_eval(
     answerer: Answerer,
     questions: list[dict[str, Any]],
@@ -59,28 +104,21 @@ def run_eval(
     out: Path,
     progress: bool = True,
     judge: bool = False,
+    meta: dict[str, Any] | None = None,
+    hooks: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from tqdm import tqdm
-
+    """`hooks`: `on_step(mode, done, total)` after each answer, `cancel` (a threading.Event)
+    checked before each question; a set event raises `Cancelled`."""
     out.mkdir(parents=True, exist_ok=True)
     modes = modes_to_run(answerer, mode)
     reports: dict[str, Any] = {}
     for m in modes:
         answerer.warm_up(m)
-        rows = []
-        fallbacks = 0  # LLM answers replaced by the extractive one (the model added nothing verifiable)
-        name = "answers.jsonl" if len(modes) == 1 else f"answers-{m}.jsonl"
-        with (out / name).open("w", encoding="utf-8") as fh:
-            for item in tqdm(questions, desc=f"eval {m}", unit="q", disable=not progress):
-                history = parse_history(item.get("history"), f"question {item.get('id')}")
-                question = clean_question(item["question"], answerer.settings.max_query_chars)
-                ans = answerer.answer(question, history, m)
-                fallbacks += any("answered extractively" in note for note in ans.notes)
-                row = ans.as_dict(item.get("id"))
-                rows.append(row)
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                fh.flush()
-        report = score_files(questions, rows)
+        suffix = "" if len(modes) == 1 else f"-{m}"
+        rows, fallbacks = _answer_all(answerer, questions, m, out / f"answers{suffix}.jsonl", progress, hooks or {})
+        cases: list[dict[str, Any]] = []
+        report = score_files(questions, rows, cases)
+        write_jsonl(out / f"cases{suffix}.jsonl", cases)
         report["fallbacks"] = fallbacks if m != "extractive" else None
         if judge and m != "extractive":
             from bot.evaluation.judge import judge_rows
@@ -92,6 +130,7 @@ def run_eval(
         if len(modes) == 1
         else {"accuracy": {m: r["accuracy"] for m, r in reports.items()}, "modes": reports}
     )
+    final["meta"] = run_meta(answerer, modes, meta)
     (out / "report.json").write_text(json.dumps(final, ensure_ascii=False, indent=2), encoding="utf-8")
     (out / "report.md").write_text(render_markdown(reports, len(questions)), encoding="utf-8")
     from bot.evaluation.charts import write_charts

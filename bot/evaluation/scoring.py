@@ -115,6 +115,24 @@ def score(item: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def reason(item: dict[str, Any], row: dict[str, Any], outcome: dict[str, Any]) -> str:
+    """Why the verdict is what it is, in one line a reviewer can check against the answer."""
+    if not outcome["answerable"]:
+        return "refused, as expected" if outcome["refused"] else "answered, but it should refuse"
+    if outcome["refused"]:
+        return "refused, but the text answers it"
+    must = item.get("must") or []
+    text = normalise(row.get("answer", "") or "")
+    missing = [g for g in must if not any(normalise(x) and normalise(x) in text for x in g)]
+    need = len(must) if item.get("min_groups") is None else min(item["min_groups"], len(must))
+    found = f"{len(must) - len(missing)} of {len(must)} required string groups found" + (
+        f" (at least {need} needed)" if need != len(must) else ""
+    )
+    if outcome["correct"]:
+        return found if must else "answered (no required strings)"
+    return found + "; missing: " + "; ".join(" / ".join(f"「{x}」" for x in g) for g in missing)
+
+
 def _mean(values: list[Any]) -> float | None:
     vals = [float(v) for v in values if v is not None]
     return round(sum(vals) / len(vals), 4) if vals else None
@@ -155,8 +173,30 @@ def summarise(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def score_files(questions: list[dict[str, Any]], answers: list[dict[str, Any]]) -> dict[str, Any]:
-    """Match answers to questions by id; overall and per-type summaries plus the failures."""
+def case_row(item: dict[str, Any], row: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any]:
+    """One line of cases.jsonl: the verdict of one question and why, what was expected, and
+    timings. The compare command and the evaluation page read these instead of scoring again."""
+    keep = ("id", "type", "question", "answerable", "must", "min_groups", "evidence", "history")
+    return {
+        **{k: item[k] for k in keep if k in item},
+        "id": str(item.get("id")),
+        "type": str(item.get("type", "all")),
+        "verdict": "pass" if outcome["correct"] else "fail",
+        "reason": reason(item, row, outcome),
+        "refused": outcome["refused"],
+        "faithfulness": outcome["faithfulness"],
+        "citation_supported": outcome["citation_supported"],
+        "retrieval_rank": outcome["retrieval_rank"],
+        "total_ms": outcome["total_ms"],
+        "first_token_ms": outcome["first_token_ms"],
+    }
+
+
+def score_files(
+    questions: list[dict[str, Any]], answers: list[dict[str, Any]], cases: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Match answers to questions by id; overall and per-type summaries plus the failures.
+    `cases`, when given, receives one `case_row` per scored question."""
     by_id = {str(a.get("id")): a for a in answers}
     per_type: dict[str, list[dict[str, Any]]] = {}
     every, failures = [], []
@@ -167,6 +207,8 @@ def score_files(questions: list[dict[str, Any]], answers: list[dict[str, Any]]) 
             continue
         outcome = score(item, row)
         outcomes[str(item.get("id"))] = outcome
+        if cases is not None:
+            cases.append(case_row(item, row, outcome))
         every.append(outcome)
         per_type.setdefault(str(item.get("type", "all")), []).append(outcome)
         if not outcome["correct"]:

@@ -147,7 +147,7 @@ class Endpoints:
         client = self.admission.client(request.client.host if request.client else None, request.headers)
         self.admission.reject(client, request_language(req.answer.question, request.headers.get("accept-language")))
         turns = body["history"] or []
-        return {"stored": self.feedback.add(req.rating, body["answer"], turns)}
+        return {"stored": self.feedback.add(req.rating, body["answer"], turns, body.get("comment"))}
 
     def starters(self) -> dict[str, Any]:
         """The checked starter questions, and the corpus profile's words for a panel's header."""

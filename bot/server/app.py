@@ -61,7 +61,7 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     app.include_router(api)
     app.include_router(widget)
     _add_health_routes(app, service)
-    _add_admin(app, settings, service)
+    _add_admin(app, settings, service, feedback)
     _add_widget_assets(app, origins, service.profile)
     _use_profile_example(app, service.profile.example_question)
     app.add_middleware(
@@ -94,8 +94,9 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
     )
 
 
-def _add_admin(app: Any, settings: Settings, service: Any) -> None:
-    """The admin pages: sign-in, the home that lists them, and the documents page."""
+def _add_admin(app: Any, settings: Settings, service: Any, feedback: Any) -> None:
+    """The admin pages: sign-in, the home that lists them, the documents page, and the
+    evaluation page with its review queue."""
     from bot.server.admin_auth import AdminAuth, add_admin_home, add_login_routes
     from bot.server.documents_admin import add_document_routes
     from bot.server.reindex import Reindexer
@@ -106,6 +107,9 @@ def _add_admin(app: Any, settings: Settings, service: Any) -> None:
     add_admin_home(app, app.state.admin)
     app.state.reindexer = Reindexer(service)
     add_document_routes(app, service, app.state.reindexer)
+    from bot.server.eval_page import add_eval_pages
+
+    add_eval_pages(app, settings, service, feedback)
 
 
 def _add_error_handlers(app: Any, admission: Any) -> None:

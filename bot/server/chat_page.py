@@ -119,19 +119,34 @@ def _responder(service: AnswerService, admission: Admission) -> Callable[..., It
     return respond
 
 
-def _feedback_handler(feedback: FeedbackStore) -> Callable[..., None]:
+def _feedback_handler(feedback: FeedbackStore) -> Callable[..., tuple[Any, Any]]:
+    """Stores a rating; a thumbs down or a wrong citation then opens a box for the user's words,
+    which `_comment_handler` adds to the same row (it goes to the review queue with it)."""
     import gradio as gr
 
-    def on_feedback(data: Any, records: dict[int, Any]) -> None:
+    def on_feedback(data: Any, records: dict[int, Any]) -> tuple[Any, Any]:
         index = data.index if isinstance(data.index, int) else data.index[0]
         rating = FEEDBACK.get(data.liked) if isinstance(data.liked, bool | str) else None
         rec = (records or {}).get(index) or (records or {}).get(str(index))  # type: ignore[call-overload]
         if rating is None or rec is None:
-            return
-        feedback.add(rating, rec["answer"], rec["history"])
+            return None, gr.Row(visible=False)
+        stored = feedback.add(rating, rec["answer"], rec["history"])
         gr.Info("已记录反馈，谢谢！")
+        return stored, gr.Row(visible=rating != "up")
 
     return on_feedback
+
+
+def _comment_handler(feedback: FeedbackStore) -> Callable[..., tuple[Any, Any, Any]]:
+    import gradio as gr
+
+    def on_comment(text: str, stored: int | None) -> tuple[Any, Any, Any]:
+        if stored and (text or "").strip():
+            feedback.set_comment(int(stored), text)
+            gr.Info("已记录说明，谢谢！")
+        return None, gr.Row(visible=False), ""
+
+    return on_comment
 
 
 def _layout(profile: CorpusProfile, compact: bool) -> SimpleNamespace:
@@ -152,6 +167,17 @@ def _layout(profile: CorpusProfile, compact: bool) -> SimpleNamespace:
     )
     ui.turns = gr.State([])
     ui.records = gr.State({})
+    ui.rated = gr.State(None)  # the id of the rating a comment would go with
+    with gr.Row(visible=False, equal_height=True) as ui.comment_row:
+        ui.comment = gr.Textbox(
+            placeholder="哪里不对？写下正确的答案或说明（可选）",
+            show_label=False,
+            max_lines=3,
+            max_length=2000,
+            scale=5,
+            elem_id="qs-comment",
+        )
+        ui.comment_send = gr.Button("提交说明", scale=1, min_width=70, elem_id="qs-comment-send")
     with gr.Row(equal_height=True):
         ui.box = gr.Textbox(
             placeholder="输入问题，回车发送",
@@ -202,7 +228,14 @@ def build_chat_page(
             respond, **io, **private, concurrency_limit=None
         )
         ui.clear.click(lambda: ([], "", [], {}), None, [ui.chat, ui.box, ui.turns, ui.records], **private)
-        ui.chat.like(on_feedback, ui.records, None, **private)
+        ui.chat.like(on_feedback, ui.records, [ui.rated, ui.comment_row], **private)
+        on_comment = _comment_handler(feedback)
+        comment_io: dict[str, Any] = {
+            "inputs": [ui.comment, ui.rated],
+            "outputs": [ui.rated, ui.comment_row, ui.comment],
+        }
+        ui.comment_send.click(on_comment, **comment_io, **private)
+        ui.comment.submit(on_comment, **comment_io, **private)
         page.load(lambda: mode_line(service), None, ui.mode, **private)
         # The mode line follows a model restart without a reload.
         gr.Timer(5).tick(lambda: mode_line(service), None, ui.mode, **private, concurrency_limit=None)

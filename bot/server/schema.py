@@ -91,6 +91,9 @@ class FeedbackRequest(BaseModel):
     rating: Literal["up", "down", "wrong_citation"]
     answer: RatedAnswer
     history: list[HistoryTurn] | None = None
+    comment: StrictStr | None = Field(
+        None, max_length=2000, description="The user's own words on the answer; lands in the review queue."
+    )
 
 
 def check_strings(value: Any, where: str) -> None:

@@ -218,6 +218,12 @@ EVERY_COMMAND = [
     (("ask", "--questions", "bad.jsonl"), {}, "bad.jsonl:2: invalid JSON"),
     (("chat", "--corpus", "nowhere", "--index", "nowhere-index"), {}, "corpus folder not found"),
     (("eval", "--questions", "missing.jsonl"), {}, "questions file not found"),
+    (("eval", "--compare", "empty", "empty"), {}, "no report.json in empty"),
+    (("eval", "--compare", "nomode", "extractive"), {}, "is neither an eval folder nor a mode"),
+    (("eval", "--compare", "extractive,nosuch=1", "extractive"), {}, "no setting 'nosuch'"),
+    (("eval", "--compare", "extractive", "extractive"), {}, "give --questions"),
+    (("eval", "--compare", "empty", "empty", "--metric", "bogus"), {}, "is not an overall metric"),
+    (("eval", "--questions", "q.jsonl", "--max-drop", "0.1"), {}, "use it with --compare"),
     (("score", "--questions", "q.jsonl", "--answers", "missing.jsonl"), {}, "answers file not found"),
     (("score", "--questions", "q.jsonl", "--answers", "bad.jsonl"), {}, "bad.jsonl:2: invalid JSON"),
     (("score", "--questions", "q.jsonl", "--answers", "q.jsonl"), {}, "`answer` must be a string"),
@@ -228,6 +234,7 @@ EVERY_COMMAND = [
     (("calibrate", "--sets", "empty"), {}, "build the sets with `qingshan-bot cmrc-sets"),
     (("feedback", "export", "--data", "empty", "--out", "x.jsonl"), {}, "no feedback database"),
     (("feedback", "export", "--db", "nosuch://x", "--out", "x.jsonl"), {}, "cannot be used"),
+    (("feedback", "export", "--reviewed", "--data", "empty", "--out", "x.jsonl"), {}, "no feedback database"),
     (("serve", "--port", "{busy}"), {}, "another server is using it"),
     (("models", "prepare"), {"QINGSHAN_EMBEDDING_MODEL": "/nonexistent/model"}, "could not be loaded"),
     (("models", "pull"), {"QINGSHAN_CACHE_DIR": "afile"}, "set QINGSHAN_CACHE_DIR to a writable folder"),
@@ -238,6 +245,7 @@ EVERY_COMMAND = [
     (("bench-docs", "--pages", "0"), {}, "--pages must be between 1 and 2000"),
     (("loadtest", "--url", "http://127.0.0.1:{closed}", "--questions", "q.jsonl"), {}, "start one with"),
     (("bench", "--questions", "missing.jsonl"), {}, "questions file not found"),
+    (("bench-eval-page", "--questions", "0"), {}, "--questions and --runs must be at least 1"),
 ]
 
 

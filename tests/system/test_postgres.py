@@ -71,3 +71,32 @@ def _post(url: str, body: dict[str, object]) -> str:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as r:
         return r.read().decode()
+
+
+def test_review_labels_in_postgres_two_reviewers_at_once(postgres: str, tmp_path: Path) -> None:
+    """Both labels of two reviewers at once are kept in Postgres too; the later is in effect."""
+    import threading
+
+    from bot.evaluation.review import add_label, export_reviewed, history, queue
+
+    store = FeedbackStore(postgres)
+    answer = {"question": "有多少家？", "answer": "19家。", "refused": False, "mode": "extractive", "citations": []}
+    fid = store.add("down", answer, [], comment="数字不对")
+    start = threading.Barrier(2)
+    ids: dict[str, int] = {}
+
+    def label(who: str) -> None:
+        start.wait()
+        ids[who] = add_label(store, fid, reviewer=who, action="label", expected="19家", qtype="number")
+
+    threads = [threading.Thread(target=label, args=(w,)) for w in ("ana", "bo")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(x["reviewer"] for x in history(store, fid)[fid]) == ["ana", "bo"]
+    [item] = [i for i in queue(store) if i["id"] == fid]
+    assert item["comment"] == "数字不对" and item["current"]["reviewer"] == max(ids, key=ids.__getitem__)
+    out = tmp_path / "reviewed.jsonl"
+    assert export_reviewed(store, out) >= 1
+    assert f"review-{fid}" in out.read_text(encoding="utf-8")

@@ -12,10 +12,11 @@
     ? { send: "Send", hint: "Answers come from the documents only, and cite them.",
         placeholder: "Type a question…", missing: "Not in the article", busy: "Answering…", mode: "mode",
         failed: "The answer failed: ", up: "Helpful", down: "Not helpful", wrong: "Wrong citation",
-        thanks: "Thanks!" }
+        thanks: "Thanks!", comment: "What was wrong? (optional)", rateSend: "Send feedback" }
     : { send: "发送", hint: "回答只依据收录的文档，并标注出处。", placeholder: "输入问题，回车发送",
         missing: "文中未提及", busy: "正在回答……", mode: "模式", failed: "回答失败：", up: "有帮助",
-        down: "没帮助", wrong: "引用有误", thanks: "已记录，谢谢！" };
+        down: "没帮助", wrong: "引用有误", thanks: "已记录，谢谢！", comment: "哪里不对？（可选）",
+        rateSend: "提交反馈" };
   var title = (params.get("title") || "").slice(0, 60);
   if (title) { document.getElementById("qs-title").textContent = title; document.title = title; }
   document.documentElement.lang = lang === "en" ? "en" : "zh";
@@ -80,20 +81,47 @@
       b.title = r[2];
       b.setAttribute("aria-label", r[2]);
       b.dataset.rating = r[0];
-      b.addEventListener("click", function () { rate(r[0], ans, foot, before); });
+      b.addEventListener("click", function () {
+        if (r[0] === "up") rate(r[0], ans, foot, before, "");
+        else askComment(r[0], ans, foot, before);
+      });
       foot.appendChild(b);
     });
     node.appendChild(foot);
   }
 
-  function rate(rating, ans, foot, sent) {
+  // A thumbs down or a wrong citation asks for a comment first; the rating goes with it.
+  function askComment(rating, ans, foot, sent) {
+    var old = foot.querySelector(".comment");
+    if (old) old.parentNode.removeChild(old);
+    var wrap = el("div", "comment", "");
+    var text = el("textarea", "comment-text", "");
+    text.maxLength = 2000;
+    text.rows = 2;
+    text.placeholder = T.comment;
+    text.setAttribute("aria-label", T.comment);
+    var go = el("button", "comment-send", T.rateSend);
+    go.type = "button";
+    go.addEventListener("click", function () {
+      go.disabled = true;
+      rate(rating, ans, foot, sent, text.value);
+    });
+    wrap.appendChild(text);
+    wrap.appendChild(go);
+    foot.appendChild(wrap);
+    text.focus();
+  }
+
+  function rate(rating, ans, foot, sent, comment) {
     fetch("/widget/feedback", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ rating: rating, answer: ans, history: sent }),
+      body: JSON.stringify({ rating: rating, answer: ans, history: sent, comment: comment || null }),
     }).then(function (r) {
       if (!r.ok) throw new Error(String(r.status));
       foot.querySelectorAll("button.rate").forEach(function (b) { b.disabled = true; });
+      var box = foot.querySelector(".comment");
+      if (box) box.parentNode.removeChild(box);
       foot.appendChild(el("span", "thanks", T.thanks));
     }).catch(function () {});
   }
