@@ -64,7 +64,12 @@ def extract(path: Path, data: bytes) -> Extracted:
     if not data.strip():
         raise BadDocument("empty file")
     reader = {"text": _text, "pdf": _pdf, "docx": _docx, "html": _html}[kind]
-    return reader(data)
+    try:
+        return reader(data)
+    except BadDocument:
+        raise
+    except Exception as exc:  # a parser's own error on a malformed file: one line, never a traceback
+        raise BadDocument(f"this {kind} file is damaged and cannot be read ({exc.__class__.__name__})") from None
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -72,7 +77,11 @@ def decode_text(data: bytes) -> tuple[str, str]:
     """(text, encoding). UTF-8 (with or without BOM) first, as it can be told for certain; then
     charset-normalizer among GB18030 (a superset of GBK and GB2312), Big5, UTF-16/32 and cp1252."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        try:
+            return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            at = exc.start + 3
+            raise BadDocument(f"starts as UTF-8 (a BOM) but byte {at} is not UTF-8; save it as UTF-8") from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -166,10 +175,11 @@ def _docx(data: bytes) -> Extracted:
 
     import docx
     from docx.table import Table
+    from lxml import etree
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
         raise BadDocument(f"this Word file is damaged or not a .docx ({exc.__class__.__name__})") from None
     blocks: list[Block] = []
     for item in document.iter_inner_content():

@@ -222,3 +222,44 @@ def test_docx_heading_styles_named_in_chinese_count_too(tmp_path: Path) -> None:
     doc = load_document(tmp_path / "wps.docx")
     assert doc.headings == ((0, len("一、关于经费，以及设备采购和人员培训的安排情况说明")),)
     assert [c.text for c in chunk_document(doc)] == [doc.text]
+
+
+def _broken_docx_xml() -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types")  # a zip whose XML is cut short
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("bom.txt", b"\xef\xbb\xbf\xff\xfe\xa0 not utf-8 after the BOM", "starts as UTF-8 (a BOM) but byte 3"),
+        ("cut.docx", _broken_docx_xml(), "this Word file is damaged or not a .docx (XMLSyntaxError)"),
+    ],
+)
+def test_malformed_files_are_skipped_with_a_line_not_a_traceback(
+    tmp_path: Path, name: str, data: bytes, reason: str
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "lab.txt").write_text(SIMPLIFIED, encoding="utf-8")
+    (corpus / name).write_bytes(data)
+    with pytest.raises(BadDocument, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        load_document(corpus / name)
+    docs = load_corpus(corpus)
+    assert [d.id for d in docs] == ["lab"] and [s.path for s in docs.skipped] == [name]
+
+
+def test_any_parser_error_becomes_a_bad_document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.ingest import formats
+
+    def explode(data: bytes) -> object:
+        raise RecursionError("maximum recursion depth exceeded")  # e.g. a PDF of nested objects
+
+    monkeypatch.setattr(formats, "_pdf", explode)
+    with pytest.raises(BadDocument, match=r"this pdf file is damaged and cannot be read \(RecursionError\)"):
+        formats.extract(Path("deep.pdf"), b"%PDF-1.7 ...")
