@@ -20,6 +20,10 @@ Scope = dict[str, Any]
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+class BodyTooLarge(ValueError):
+    """A body (chunked, so without a length) that ran past the limit while being read."""
+
+
 def frame_ancestors(origins: list[str]) -> str:
     return " ".join(["frame-ancestors 'self'", *origins])
 
@@ -51,34 +55,63 @@ class SecurityMiddleware:
             await _reject(send, 413, f"the request body is {length} bytes; the limit is {max_body}")
             return
 
-        seen = 0
-
-        async def limited_receive() -> Any:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > max_body:  # chunked bodies carry no length: count them
-                raise ValueError(f"the request body exceeds {max_body} bytes")
-            return message
-
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                hdrs = list(message.get("headers", []))
-                names = {k.lower() for k, _ in hdrs}
-                hdrs.append((b"x-content-type-options", b"nosniff"))
-                hdrs.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
-                if b"content-security-policy" not in names:
-                    hdrs.append((b"content-security-policy", self.policy.encode()))
-                message = {**message, "headers": hdrs}
-            await send(message)
-
-        await self.app(scope, limited_receive, send_with_headers)
+        guard = _BodyGuard(receive, send, max_body, self.policy)
+        try:
+            await self.app(scope, guard.receive, guard.send)
+        except Exception:
+            if guard.rejected:  # the 413 went out already
+                return
+            if not guard.over or guard.started:
+                raise
+            await guard.reject()  # the app failed on the cut body: say why instead of a 500
 
     def _allowed(self, origin: str, host: str) -> bool:
         if origin.lower() in self.origins:
             return True
         parts = urlsplit(origin)
         return bool(parts.netloc) and parts.netloc.lower() == host.lower()  # the server's own pages
+
+
+class _BodyGuard:
+    """`receive` counting the body (chunked bodies carry no length) and `send` adding the
+    headers. Past the limit, receive raises `BodyTooLarge`, and whatever the app answers to the
+    cut body (a 500, or FastAPI's "error parsing the body") is replaced by the 413 that says why."""
+
+    def __init__(self, receive: Any, send: Any, max_body: int, policy: str) -> None:
+        self._receive, self._send, self.max_body, self.policy = receive, send, max_body, policy
+        self.seen = 0
+        self.over = False
+        self.started = False
+        self.rejected = False
+
+    async def receive(self) -> Any:
+        message = await self._receive()
+        self.seen += len(message.get("body", b""))
+        if self.seen > self.max_body:
+            self.over = True
+            raise BodyTooLarge(f"the request body exceeds {self.max_body} bytes")
+        return message
+
+    async def reject(self) -> None:
+        self.started = self.rejected = True
+        await _reject(self._send, 413, f"the request body exceeds the limit of {self.max_body} bytes")
+
+    async def send(self, message: Any) -> None:
+        if self.rejected:
+            return  # the app's own answer to the cut body is dropped
+        if message["type"] == "http.response.start" and self.over and not self.started:
+            await self.reject()
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+            hdrs = list(message.get("headers", []))
+            names = {k.lower() for k, _ in hdrs}
+            hdrs.append((b"x-content-type-options", b"nosniff"))
+            hdrs.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+            if b"content-security-policy" not in names:
+                hdrs.append((b"content-security-policy", self.policy.encode()))
+            message = {**message, "headers": hdrs}
+        await self._send(message)
 
 
 async def _reject(send: Any, status: int, message: str) -> None:

@@ -137,3 +137,38 @@ def test_changes_during_a_build_are_folded_into_the_next(client: TestClient) -> 
     assert [status[k] for k in ("a", "b", "c")] == ["indexed"] * 3, status
     served = client.app.state.service.answerer.retriever.version  # type: ignore[attr-defined]
     assert listing["serving"] == served == listing["job"]["version"]
+
+
+def test_a_chunked_upload_past_the_limit_is_413_and_nothing_is_added(settings: Settings, tmp_path: Path) -> None:
+    settings = settings.model_copy(
+        update={
+            "admin_token": SecretStr(TOKEN),
+            "data_dir": tmp_path / "data",
+            "profile_path": tmp_path / "none.toml",
+            "max_document_bytes": 20_000,
+            "max_upload_files": 1,
+        }
+    )
+    embedder = FakeEmbedder(settings)
+    build_index(settings, embedder)
+    service = AnswerService(settings, Answerer(settings, Retriever(settings, embedder, auto_index=False)))
+    boundary = "xyzBOUNDARY"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+
+    def body() -> Iterator[bytes]:  # no Content-Length: only counting while reading can stop it
+        yield head
+        for _ in range(120):
+            yield "很长的内容。".encode() * 1_000
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    with TestClient(create_app(settings, service, warm=False)) as client:
+        r = client.post(
+            "/admin/documents/api/upload",
+            content=body(),
+            headers={**AUTH, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        assert r.status_code == 413 and "limit of 1020000 bytes" in r.json()["error"]["message"]
+        assert not (settings.corpus_dir / "big.txt").exists()

@@ -141,6 +141,20 @@ def test_oversized_body_is_413(client: TestClient) -> None:
     assert r.status_code == 413 and "limit" in r.json()["error"]["message"]
 
 
+def test_oversized_chunked_body_is_413_not_500(client: TestClient) -> None:
+    """A chunked body carries no Content-Length: it is counted while read, and refused with the
+    same 413 (not a 500 with a traceback, not FastAPI's "error parsing the body")."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"question": "'
+        for _ in range(40):
+            yield b"a" * 10_000
+        yield b'"}'
+
+    r = client.post("/api/ask", content=chunks())
+    assert r.status_code == 413 and "limit of 256000 bytes" in r.json()["error"]["message"]
+
+
 def test_odd_but_valid_questions_are_answered(client: TestClient) -> None:
     plain = client.post("/api/ask", json={"question": "青山区有多少家高新技术企业"}).json()
     # Invisible and bidi characters pasted inside a name are stripped before search: the same
