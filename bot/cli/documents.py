@@ -54,12 +54,12 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from bot.retrieval.documents import remove_document
+    from bot.retrieval.documents import remove_documents
 
     settings = make_settings(args)
     if not settings.corpus_dir.is_dir():
         raise UserError(f"corpus folder not found: {settings.corpus_dir} (create it or pass --corpus DIR)")
-    removed = [name for doc_id in args.ids for name in remove_document(settings, doc_id)]
+    removed = remove_documents(settings, args.ids)  # all or none: a wrong id deletes nothing
     report = _reindex(settings)
     _print(args, {"removed": removed, "index": report}, [f"removed {name}" for name in removed], report)
     return 0

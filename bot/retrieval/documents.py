@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from bot.ingest.loader import corpus_files, doc_id_of, load_document
 _UNSAFE = re.compile(r"[^\w\-.()（）【】 ]+")
 _MAX_NAME = 120
 STAGING = ".incoming"  # hidden: the loader never reads it
+_PLACING = threading.Lock()  # the check "is this id taken?" and the move into the corpus, as one step
 
 
 @dataclass(frozen=True)
@@ -98,13 +100,22 @@ def _add_one(settings: Settings, staging: Path, raw_name: str, data: bytes, repl
         fh.write(data)
     try:
         load_document(Path(tmp), doc_id, settings.max_document_bytes)  # refused here, not in the index
-        os.replace(tmp, target)  # atomic: the indexer sees the old file or the new one
+        # Checked again under the lock: two uploads of one name at once must not both be "added",
+        # the second silently overwriting the first.
+        with _PLACING:
+            others = [p for p in files_of(settings, doc_id) if p != target]
+            if not replace and (target.exists() or others):
+                return Added(
+                    name, doc_id, error=f"a document with id {doc_id!r} was added meanwhile; replace it instead"
+                )
+            exists = exists or target.exists() or bool(others)
+            os.replace(tmp, target)  # atomic: the indexer sees the old file or the new one
+            for other in others:  # the same id in another format: the new file replaces it
+                other.unlink(missing_ok=True)
     except BadDocument as exc:
         return Added(name, doc_id, error=str(exc))
     finally:
         Path(tmp).unlink(missing_ok=True)
-    for other in others:  # the same id in another format: the new file replaces it
-        other.unlink()
     return Added(name, doc_id, replaced=exists)
 
 
@@ -117,11 +128,22 @@ def files_of(settings: Settings, doc_id: str) -> list[Path]:
 
 def remove_document(settings: Settings, doc_id: str) -> list[str]:
     """Deletes the corpus file(s) of `doc_id`; their chunks leave the index at the next build."""
-    paths = files_of(settings, doc_id)
-    if not paths:
-        raise UserError(f"no document with id {doc_id!r} in {settings.corpus_dir}; `doc-list` shows the ids")
+    return remove_documents(settings, [doc_id])
+
+
+def remove_documents(settings: Settings, doc_ids: list[str]) -> list[str]:
+    """Deletes the corpus files of every id, or none of them: each id is checked (it exists, and
+    not every document goes) before the first file is deleted."""
+    paths: list[Path] = []
+    for doc_id in dict.fromkeys(doc_ids):
+        found = files_of(settings, doc_id)
+        if not found:
+            raise UserError(f"no document with id {doc_id!r} in {settings.corpus_dir}; `doc-list` shows the ids")
+        paths += found
     if len(paths) == len(corpus_files(settings.corpus_dir)):
-        raise UserError(f"{doc_id!r} is the last document; add another before removing it")
+        named = ", ".join(map(repr, dict.fromkeys(doc_ids)))
+        which = "is the last document" if len(paths) == 1 else "are every document in the corpus"
+        raise UserError(f"{named} {which}; add another before removing it")
     for path in paths:
         path.unlink()
     return [p.relative_to(settings.corpus_dir).as_posix() for p in paths]

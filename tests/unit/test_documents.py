@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.errors import UserError
 from bot.core.settings import Settings
-from bot.retrieval.documents import add_files, catalog, remove_document, safe_name
+from bot.retrieval.documents import add_files, catalog, remove_document, remove_documents, safe_name
 from bot.retrieval.indexer import build_index
 from bot.retrieval.store import Store
 from tests.support.documents import REPORT_PDF, scanned_pdf
@@ -104,3 +104,36 @@ def test_an_index_from_before_the_catalog_gets_one(settings: Settings, fake_embe
     rows = catalog(settings, Store(settings).state().manifest)  # type: ignore[union-attr]
     assert [r["status"] for r in rows] == ["indexed"]
     assert build_index(settings, fake_embedder).unchanged
+
+
+def test_two_uploads_of_one_name_at_once_do_not_overwrite_each_other(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second upload finishes while the first is being checked: the first is refused, not
+    written over the second (both would have said "added")."""
+    from bot.retrieval import documents
+
+    real = documents.load_document
+
+    def slow_check(path: Path, doc_id: str, max_bytes: int | None = None) -> object:
+        got = real(path, doc_id, max_bytes)
+        monkeypatch.setattr(documents, "load_document", real)
+        [other] = add_files(settings, [("notes.txt", "另一位管理员的版本。内容。".encode())])  # meanwhile
+        assert not other.error
+        return got
+
+    monkeypatch.setattr(documents, "load_document", slow_check)
+    [first] = add_files(settings, [("notes.txt", "第一位管理员的版本。内容。".encode())])
+    assert first.error == "a document with id 'notes' was added meanwhile; replace it instead"
+    assert (settings.corpus_dir / "notes.txt").read_text(encoding="utf-8") == "另一位管理员的版本。内容。"
+
+
+def test_removing_several_ids_removes_all_or_none(settings: Settings) -> None:
+    add_files(settings, [("a.txt", "甲文件。内容。".encode()), ("b.txt", "乙文件。内容。".encode())])
+    with pytest.raises(UserError, match="no document with id 'nosuch'"):
+        remove_documents(settings, ["a", "nosuch"])
+    assert (settings.corpus_dir / "a.txt").is_file()  # nothing removed for a typo in the second id
+    with pytest.raises(UserError, match="are every document"):
+        remove_documents(settings, ["a", "b", "qingshan-article"])
+    assert (settings.corpus_dir / "a.txt").is_file() and (settings.corpus_dir / "b.txt").is_file()
+    assert remove_documents(settings, ["a", "b", "a"]) == ["a.txt", "b.txt"]
