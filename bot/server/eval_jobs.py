@@ -49,8 +49,7 @@ class EvalJobs:
         with self._lock:
             if self.busy():
                 raise UserError("an evaluation is already running; wait for it or cancel it")
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            folder = self.runs_dir / "web" / f"{stamp}-{set_name}-{mode}"
+            folder = _new_folder(self.runs_dir / "web", f"{time.strftime('%Y%m%d-%H%M%S')}-{set_name}-{mode}")
             self._cancel.clear()
             self.state = {
                 "status": "running",
@@ -96,3 +95,17 @@ class EvalJobs:
             log.exception("evaluation from the page failed")
             shutil.rmtree(folder, ignore_errors=True)
             self.state = {**self.state, "status": "failed", "message": str(exc)}
+
+
+def _new_folder(parent: Path, name: str) -> Path:
+    """A run folder no earlier run has: two runs in one second must not share one (a failed or
+    cancelled run removes its folder, and would take the earlier run's with it)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        folder = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise UserError(f"too many runs named {name} in {parent}")

@@ -153,3 +153,23 @@ def test_pages_render_in_under_a_second_for_1000_questions_by_5_runs() -> None:
     assert grid["bytes"] > 500_000  # every question and cell is there
     for name, figures in report["pages"].items():
         assert figures["cold_s"] < 1.0 and figures["warm_median_s"] < 1.0, (name, figures)
+
+
+def test_a_cancelled_run_never_removes_an_earlier_run_of_the_same_second(
+    client: TestClient, page_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.server import eval_jobs
+
+    monkeypatch.setattr(eval_jobs.time, "strftime", lambda fmt, *a: "20260101-000000")  # one second
+    jobs = client.app.state.eval_jobs
+    client.post("/eval/run", data={"set": "small", "mode": "extractive"}, headers=AUTH)
+    client.get("/eval/run/events", headers=AUTH)  # until it ends
+    first = jobs.state
+    assert first["status"] == "done" and (Path(first["folder"]) / "report.json").is_file()
+    client.post("/eval/run", data={"set": "small", "mode": "extractive"}, headers=AUTH)  # same name
+    client.post("/eval/run/cancel", headers=AUTH)
+    deadline = time.monotonic() + 30
+    while jobs.busy() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert jobs.state["folder"] != first["folder"]
+    assert (Path(first["folder"]) / "report.json").is_file(), "the earlier run's results were deleted"
