@@ -51,7 +51,13 @@ class Run:
                     f"{self.folder} has no {self.cases_path.name}: it was written before eval kept per-question "
                     f"verdicts; run `qingshan-bot eval` again into it"
                 )
-            self._cases = _read_lines(self.cases_path)
+            cases = _read_lines(self.cases_path)
+            for n, case in enumerate(cases, 1):
+                if "id" not in case or "verdict" not in case:
+                    raise UserError(
+                        f"{self.cases_path}:{n} is not a case written by `qingshan-bot eval` (no id or verdict)"
+                    )
+            self._cases = cases
         return self._cases
 
     def answers(self, ids: set[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -66,8 +72,21 @@ class Run:
 
 
 def _read_lines(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """The JSON objects of a .jsonl file; a line cut short (a run killed while writing) or not an
+    object is named with its number, never a traceback."""
+    rows = []
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise UserError(f"{path}:{n} is not a JSON object; run `qingshan-bot eval` again into it")
+                rows.append(row)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} cannot be read ({exc}); run `qingshan-bot eval` again into it") from None
+    return rows
 
 
 def _read_report(folder: Path) -> dict[str, Any]:

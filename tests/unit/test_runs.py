@@ -58,3 +58,20 @@ def test_two_modes_of_one_folder_compared(tmp_path: Path) -> None:
     assert result["overall"]["accuracy"]["delta"] == 0.0
     assert result["latency"]["per_question_delta_ms_p50"] == 80.0
     assert gate(result, "accuracy", 0.0)[0]
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        ('{"id": "q9", "verd', "cannot be read"),  # a run killed while writing
+        ("[1, 2]\n", r"cases-local.jsonl:4 is not a JSON object"),
+        ('{"question": "no id"}\n', r"cases-local.jsonl:4 is not a case written by `qingshan-bot eval`"),
+    ],
+)
+def test_a_broken_cases_file_is_a_clear_error(tmp_path: Path, tail: str, message: str) -> None:
+    d = _folder(tmp_path)
+    with (d / "cases-local.jsonl").open("a") as fh:
+        fh.write(tail)
+    with pytest.raises(UserError, match=message):
+        load_run(f"{d}#local").cases()
+    assert len(load_run(f"{d}#extractive").cases()) == 3
