@@ -261,6 +261,16 @@ def _register_sets(sub: Any) -> None:
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_calibrate)
 
+    p = sub.add_parser(
+        "judge-probe", help="measure the local model as a yes/no relevance judge on a dev sample (docs/answers.md)"
+    )
+    p.add_argument("--sets", type=Path, required=True, help="folder written by `cmrc-sets`")
+    p.add_argument("--per-set", type=int, default=60, help="dev questions sampled per set (default 60)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_judge_probe)
+
     p = sub.add_parser("eval-suite", help="run every set of a cmrc-sets folder through eval; one summary")
     p.add_argument("--sets", type=Path, required=True, help="folder written by `cmrc-sets`")
     p.add_argument("--split", choices=["dev", "heldout"], default="dev")
@@ -296,4 +306,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     model = calibrate(make_settings(args), args.sets, args.max_false_refusal)
     print(json.dumps(model, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_judge_probe(args: argparse.Namespace) -> int:
+    if not 10 <= args.per_set <= 1000:
+        raise UserError("--per-set must be between 10 and 1000")
+    from bot.evaluation.judge_probe import probe, render
+
+    report = probe(make_settings(args), args.sets, args.per_set, args.seed)
+    print(render(report))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0

@@ -18,6 +18,10 @@ from bot.core.errors import error_body
 
 Scope = dict[str, Any]
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# The admin pages: writes come from their own pages only. The origins the widget may be embedded
+# in are for the public API; one on the same site (blog.example.com beside bot.example.com)
+# would carry the SameSite=Strict admin cookie and could otherwise post with it.
+ADMIN_PREFIXES = ("/admin/", "/eval/")
 
 
 class BodyTooLarge(ValueError):
@@ -41,13 +45,9 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        origin = headers.get("origin")
-        if scope["method"] not in SAFE_METHODS and origin and not self._allowed(origin, headers.get("host", "")):
-            await _reject(
-                send,
-                403,
-                f"origin {origin} may not call this server; the operator lists allowed origins with --allowed-origins",
-            )
+        refusal = self._refusal(scope, headers.get("origin"), headers.get("host", ""))
+        if refusal:
+            await _reject(send, 403, refusal)
             return
         length = headers.get("content-length", "")
         max_body = self.large_bodies.get(scope.get("path", ""), self.max_body)
@@ -65,11 +65,27 @@ class SecurityMiddleware:
                 raise
             await guard.reject()  # the app failed on the cut body: say why instead of a 500
 
+    def _refusal(self, scope: Scope, origin: str | None, host: str) -> str:
+        """Why a write from `origin` is refused ("" if it is not)."""
+        if scope["method"] in SAFE_METHODS or not origin:
+            return ""
+        if str(scope.get("path", "")).startswith(ADMIN_PREFIXES):
+            if _same_origin(origin, host):
+                return ""
+            return f"origin {origin} may not write to the admin pages; use them from this server's own pages"
+        if self._allowed(origin, host):
+            return ""
+        return f"origin {origin} may not call this server; the operator lists allowed origins with --allowed-origins"
+
     def _allowed(self, origin: str, host: str) -> bool:
         if origin.lower() in self.origins:
             return True
-        parts = urlsplit(origin)
-        return bool(parts.netloc) and parts.netloc.lower() == host.lower()  # the server's own pages
+        return _same_origin(origin, host)  # the server's own pages
+
+
+def _same_origin(origin: str, host: str) -> bool:
+    parts = urlsplit(origin)
+    return bool(parts.netloc) and parts.netloc.lower() == host.lower()
 
 
 class _BodyGuard:

@@ -232,6 +232,8 @@ EVERY_COMMAND = [
     (("cmrc-sets", "bad.jsonl", "--out", "sets"), {}, "not a readable CMRC/SQuAD json file"),
     (("eval-suite", "--sets", "empty"), {}, "build the sets with `qingshan-bot cmrc-sets"),
     (("calibrate", "--sets", "empty"), {}, "build the sets with `qingshan-bot cmrc-sets"),
+    (("judge-probe", "--sets", "empty"), {}, "build the sets with `qingshan-bot cmrc-sets"),
+    (("judge-probe", "--sets", "empty", "--per-set", "5"), {}, "--per-set must be between"),
     (("feedback", "export", "--data", "empty", "--out", "x.jsonl"), {}, "no feedback database"),
     (("feedback", "export", "--db", "nosuch://x", "--out", "x.jsonl"), {}, "cannot be used"),
     (("feedback", "export", "--reviewed", "--data", "empty", "--out", "x.jsonl"), {}, "no feedback database"),

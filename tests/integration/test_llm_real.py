@@ -33,6 +33,17 @@ def local_answerer(real_retriever, gguf) -> Answerer:
     return answerer
 
 
+def test_yes_no_judge_reads_the_models_logits() -> None:
+    """The judge behind `judge-probe`: a text that states the answer scores above one that does not."""
+    from bot.models.yes_no import YesNoJudge
+
+    judge = YesNoJudge(Settings())
+    q = "青山区2021年有多少家高新技术企业？"
+    states = judge.probability(q, "2021年，青山区共有高新技术企业19家。")
+    lacks = judge.probability(q, "青山区的公园在春天开满了花。")
+    assert 0.0 < lacks < states < 1.0, (states, lacks)
+
+
 def test_local_answers_with_a_verified_citation(local_answerer) -> None:
     ans = local_answerer.answer("青山区2021年有多少家高新技术企业？", mode="local")
     assert ans.mode in ("local", "extractive") and not ans.refused

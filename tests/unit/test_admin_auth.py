@@ -52,3 +52,24 @@ def test_safe_next_keeps_local_paths_only() -> None:
     assert safe_next("/eval/?run=a") == "/eval/?run=a"
     for bad in (None, "", "https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)"):
         assert safe_next(bad) == "/admin/"
+
+
+def test_admin_writes_only_from_the_servers_own_pages(
+    settings: Settings, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    """An origin allowed to embed the widget (possibly on the same site, so the SameSite=Strict
+    cookie goes along) may call the public API but never post to the admin pages."""
+    widget_site = "http://blog.example"
+    update = {"data_dir": tmp_path / "data", "admin_token": SecretStr(TOKEN), "allowed_origins": widget_site}
+    with make_client(settings.model_copy(update=update), fake_embedder) as client:
+        client.post("/admin/login", data={"token": TOKEN})
+        assert COOKIE in client.cookies
+        from_widget_site = {"origin": widget_site}
+        for path in ("/admin/documents/api/delete/qingshan-article", "/eval/run/cancel", "/admin/logout"):
+            refused = client.post(path, headers=from_widget_site)
+            assert refused.status_code == 403 and "admin pages" in refused.json()["error"]["message"], path
+        listed = client.get("/admin/documents/api").json()["documents"]
+        assert "qingshan-article" in {d["id"] for d in listed}, "nothing was deleted"
+        assert client.post("/api/ask", json={"question": "青山区"}, headers=from_widget_site).status_code != 403
+        own = client.post("/eval/run/cancel", headers={"origin": "http://testserver"}, follow_redirects=False)
+        assert own.status_code == 303
