@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,8 @@ def add_label(
     """One label row, in one transaction; returns its id. Never overwrites an earlier label."""
     if action not in ACTIONS:
         raise UserError(f"unknown review action {action!r}; use label or dismiss")
-    reviewer = " ".join(reviewer.split())[:64] or "admin"
-    expected = expected.strip()[:4000]
+    reviewer = " ".join(_printable(reviewer).split())[:64] or "admin"
+    expected = _printable(expected).strip()[:4000]
     if action == "label":
         if qtype not in TYPES:
             raise UserError(f"pick the question's type, one of {', '.join(TYPES)}")
@@ -83,6 +84,11 @@ def add_label(
             raise UserError(f"no feedback item {feedback_id}")
         key = conn.execute(labels.insert().values(**row)).inserted_primary_key
     return int(key[0]) if key else 0
+
+
+def _printable(text: str) -> str:
+    """Control characters go (Postgres refuses NUL in text: a 500 instead of a label); line breaks stay."""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
 
 
 def history(store: FeedbackStore, feedback_id: int | None = None) -> dict[int, list[dict[str, Any]]]:

@@ -104,3 +104,11 @@ def test_a_database_from_before_comments_gets_the_column(tmp_path: Path) -> None
     store = FeedbackStore(path)
     assert store.set_comment(1, "added later")
     assert queue(store)[0]["comment"] == "added later"
+
+
+def test_labels_lose_control_characters_keep_line_breaks(store: FeedbackStore) -> None:
+    """Postgres refuses NUL in text: a label pasted with one would be a 500, not a label."""
+    fid = store.add("down", ANSWER, [])
+    add_label(store, fid, reviewer="a\x00na\x07", action="label", expected="19家\x00\n2021\x1b", qtype="number")
+    [label] = history(store)[fid]
+    assert (label["reviewer"], label["expected"]) == ("ana", "19家\n2021")
