@@ -60,9 +60,12 @@ def safe_name(raw: str) -> str:
     return f"{stem}.{suffix}" if suffix else stem
 
 
-def add_files(settings: Settings, files: list[tuple[str, bytes]], *, replace: bool = False) -> list[Added]:
+def add_files(
+    settings: Settings, files: list[tuple[str, bytes]], *, replace: bool = False, target: str | None = None
+) -> list[Added]:
     """Put each (name, bytes) into the corpus folder if it loads; one result line per file. A
-    name already in the corpus is refused unless `replace`."""
+    name already in the corpus is refused unless `replace`. With `target` (a document id), the
+    one file replaces that document where it lies, a subfolder included, whatever its name."""
     if len(files) > settings.max_upload_files:
         raise UserError(
             f"{len(files)} files at once; the limit is {settings.max_upload_files} (QINGSHAN_MAX_UPLOAD_FILES)"
@@ -71,16 +74,27 @@ def add_files(settings: Settings, files: list[tuple[str, bytes]], *, replace: bo
     corpus.mkdir(parents=True, exist_ok=True)
     staging = corpus / STAGING
     staging.mkdir(exist_ok=True)
+    if target is not None:
+        existing = files_of(settings, target)
+        if not existing or len(files) != 1:
+            raise UserError(f"replacing {target!r} takes one file and a document id that `doc-list` shows")
+        [(raw_name, data)] = files
+        return [_add_one(settings, staging, raw_name, data, True, existing[0])]
     return [_add_one(settings, staging, raw_name, data, replace) for raw_name, data in files]
 
 
-def _add_one(settings: Settings, staging: Path, raw_name: str, data: bytes, replace: bool) -> Added:
+def _add_one(
+    settings: Settings, staging: Path, raw_name: str, data: bytes, replace: bool, place: Path | None = None
+) -> Added:
+    """`place`: the file of the document this one replaces (its folder and name are kept)."""
     try:
         name = safe_name(raw_name)
     except UserError as exc:
         return Added(raw_name, "", error=str(exc))
     corpus = settings.corpus_dir
-    target = corpus / name
+    if place is not None:
+        name = place.stem + Path(name).suffix.lower()
+    target = (place.parent if place is not None else corpus) / name
     doc_id = doc_id_of(corpus, target)
     allowed = settings.upload_suffixes()
     if target.suffix.lower() not in allowed:

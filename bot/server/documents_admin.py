@@ -53,7 +53,10 @@ def add_document_routes(app: Any, service: Any, reindexer: Any) -> None:
 
     @app.post(UPLOAD, include_in_schema=False, status_code=202)
     async def documents_upload(
-        request: Request, files: Annotated[list[UploadFile], File()], replace: Annotated[str, Form()] = ""
+        request: Request,
+        files: Annotated[list[UploadFile], File()],
+        replace: Annotated[str, Form()] = "",
+        target: Annotated[str, Form()] = "",  # the id of the one document this file replaces
     ) -> Any:
         auth.require(request)
         if len(files) > settings.max_upload_files:
@@ -61,7 +64,7 @@ def add_document_routes(app: Any, service: Any, reindexer: Any) -> None:
         # One byte past the limit is enough to refuse; the rest is never read into memory.
         items = [(f.filename or "", await f.read(settings.max_document_bytes + 1)) for f in files]
         # Checking a file parses it (a PDF can take a second): off the event loop, so questions flow.
-        return await run_in_threadpool(_store, service, reindexer, items, replace == "1")
+        return await run_in_threadpool(_store, service, reindexer, items, replace == "1", target or None)
 
     @app.post(API + "/delete/{doc_id:path}", include_in_schema=False, status_code=202)
     def documents_delete(request: Request, doc_id: str) -> Any:
@@ -72,10 +75,12 @@ def add_document_routes(app: Any, service: Any, reindexer: Any) -> None:
         return {"lines": [f"removed {name}" for name in removed], "job": reindexer.request().as_dict()}
 
 
-def _store(service: Any, reindexer: Any, items: list[tuple[str, bytes]], replace: bool) -> dict[str, Any]:
+def _store(
+    service: Any, reindexer: Any, items: list[tuple[str, bytes]], replace: bool, target: str | None
+) -> dict[str, Any]:
     from bot.retrieval.documents import add_files
 
-    results = add_files(service.settings, items, replace=replace)
+    results = add_files(service.settings, items, replace=replace, target=target)
     job = reindexer.request().as_dict() if any(not r.error for r in results) else reindexer.status.as_dict()
     return {"files": [{**r.__dict__, "line": r.line()} for r in results], "job": job}
 

@@ -172,3 +172,24 @@ def test_a_chunked_upload_past_the_limit_is_413_and_nothing_is_added(settings: S
         )
         assert r.status_code == 413 and "limit of 1020000 bytes" in r.json()["error"]["message"]
         assert not (settings.corpus_dir / "big.txt").exists()
+
+
+def test_replace_from_the_page_keeps_the_documents_folder_and_touches_no_other(client: TestClient) -> None:
+    """The page's Replace names the document by id ("sub/notes"); the new file takes its place.
+    (It used to rename the file to the id, which the plain-name rule cut to "notes": the root
+    document of that name was replaced, and deleted if its format differed.)"""
+    corpus = client.app.state.service.settings.corpus_dir  # type: ignore[attr-defined]
+    (corpus / "sub").mkdir()
+    (corpus / "sub" / "notes.md").write_text("子目录的笔记。旧内容。", encoding="utf-8")
+    (corpus / "notes.md").write_text("根目录的笔记。不应被替换。", encoding="utf-8")
+    files = [("files", ("新版.txt", "子目录的笔记。新内容。".encode(), "text/plain"))]
+    sent = client.post("/admin/documents/api/upload", files=files, data={"target": "sub/notes"}, headers=AUTH)
+    assert sent.status_code == 202 and sent.json()["files"][0]["line"] == "replaced notes.txt (id sub/notes)"
+    assert (corpus / "sub" / "notes.txt").read_text(encoding="utf-8") == "子目录的笔记。新内容。"
+    assert not (corpus / "sub" / "notes.md").exists()
+    assert (corpus / "notes.md").read_text(encoding="utf-8") == "根目录的笔记。不应被替换。"
+    assert not (corpus / "新版.txt").exists()
+    two = [files[0], ("files", ("b.txt", "另一份。".encode(), "text/plain"))]
+    refused = client.post("/admin/documents/api/upload", files=two, data={"target": "sub/notes"}, headers=AUTH)
+    assert refused.status_code == 400 and "takes one file" in refused.json()["error"]["message"]
+    _settle(client)

@@ -77,13 +77,12 @@
     });
   }
 
-  function send(files, replace, rename) {
+  function send(files, replace, target) {
     var form = new FormData();
-    Array.prototype.forEach.call(files, function (f) {
-      var name = rename ? rename + f.name.slice(f.name.lastIndexOf(".")) : f.name;
-      form.append("files", f, name);
-    });
+    Array.prototype.forEach.call(files, function (f) { form.append("files", f, f.name); });
     form.append("replace", replace ? "1" : "");
+    // The server keeps the replaced document's folder and name (an id may be "sub/report").
+    if (target) form.append("target", target);
     return fetch(API + "/upload", { method: "POST", body: form, credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (data) {
