@@ -28,6 +28,7 @@ from bot.ingest.loader import corpus_files, doc_id_of, load_document
 # (slashes, quotes, shell metacharacters, control characters) becomes "_".
 _UNSAFE = re.compile(r"[^\w\-.()（）【】 ]+")
 _MAX_NAME = 120
+_MAX_NAME_BYTES = 200  # under every common file system's 255, with room for a "-2"
 STAGING = ".incoming"  # hidden: the loader never reads it
 _PLACING = threading.Lock()  # the check "is this id taken?" and the move into the corpus, as one step
 
@@ -54,7 +55,11 @@ def safe_name(raw: str) -> str:
     if not dot:
         stem, suffix = base, ""
     stem = _UNSAFE.sub("_", stem).strip(" ._")[:_MAX_NAME]
-    suffix = _UNSAFE.sub("", suffix).lower()
+    suffix = _UNSAFE.sub("", suffix).lower()[:16]
+    # File systems count bytes (ext4: 255), and a Chinese character is 3 of them in UTF-8.
+    while len(stem.encode()) > _MAX_NAME_BYTES - len(suffix) - 1:
+        stem = stem[:-1]
+    stem = stem.rstrip(" ._")
     if not stem:
         raise UserError(f"file name {raw!r} has no usable characters; rename the file")
     return f"{stem}.{suffix}" if suffix else stem

@@ -137,3 +137,11 @@ def test_removing_several_ids_removes_all_or_none(settings: Settings) -> None:
         remove_documents(settings, ["a", "b", "qingshan-article"])
     assert (settings.corpus_dir / "a.txt").is_file() and (settings.corpus_dir / "b.txt").is_file()
     assert remove_documents(settings, ["a", "b", "a"]) == ["a.txt", "b.txt"]
+
+
+def test_a_long_chinese_file_name_is_cut_to_what_the_file_system_takes(settings: Settings) -> None:
+    """120 characters of Chinese are 360 bytes: over ext4's 255, the upload was a 500 (OSError)."""
+    name = safe_name("报告" * 70 + ".TXT")
+    assert len(name.encode()) <= 200 and name.startswith("报告报告") and name.endswith(".txt")
+    [added] = add_files(settings, [("报告" * 70 + ".txt", "很长名字的文件。内容。".encode())])
+    assert not added.error and (settings.corpus_dir / added.name).is_file()
