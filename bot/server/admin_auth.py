@@ -41,7 +41,8 @@ class AdminAuth:
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer ") and self.token_ok(auth[7:]):
             return True
-        return hmac.compare_digest(cookies.get(COOKIE, ""), self.cookie_value())
+        # As bytes: compare_digest raises TypeError on a str with non-ASCII characters (a 500).
+        return hmac.compare_digest(cookies.get(COOKIE, "").encode(), self.cookie_value().encode())
 
     def require(self, request: Any) -> None:
         """A FastAPI dependency body: 403 when the pages are off, 401 without the token."""

@@ -73,3 +73,15 @@ def test_admin_writes_only_from_the_servers_own_pages(
         assert client.post("/api/ask", json={"question": "青山区"}, headers=from_widget_site).status_code != 403
         own = client.post("/eval/run/cancel", headers={"origin": "http://testserver"}, follow_redirects=False)
         assert own.status_code == 303
+
+
+def test_a_cookie_or_token_of_any_characters_is_a_401_not_a_500(
+    settings: Settings, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    with admin_client(settings, tmp_path, fake_embedder, TOKEN) as client:
+        odd = {"cookie": f"{COOKIE}=签名".encode()}  # raw UTF-8 bytes, as a browser may send
+        for path in ("/admin/documents/api", "/eval/review/export.jsonl"):
+            assert client.get(path, headers=odd).status_code == 401, path
+        assert client.get("/admin/", headers=odd, follow_redirects=False).status_code == 303
+        bearer = {"authorization": "Bearer 令牌".encode()}
+        assert client.get("/admin/documents/api", headers=bearer).status_code == 401
