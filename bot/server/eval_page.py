@@ -38,6 +38,8 @@ class RunCatalog:
         return find_runs(self.root)
 
     def cases(self, run: Run) -> list[dict[str, Any]]:
+        if not run.has_cases():
+            return run.cases()  # the UserError that says the run predates per-question verdicts
         stamp = run.cases_path.stat().st_mtime_ns
         hit = self._cache.get(run.cases_path)
         if hit is None or hit[0] != stamp:

@@ -173,3 +173,10 @@ def test_a_cancelled_run_never_removes_an_earlier_run_of_the_same_second(
         time.sleep(0.05)
     assert jobs.state["folder"] != first["folder"]
     assert (Path(first["folder"]) / "report.json").is_file(), "the earlier run's results were deleted"
+
+
+def test_a_case_of_a_run_without_verdicts_is_a_clear_400(client: TestClient, page_settings: Settings) -> None:
+    (page_settings.eval_runs_dir / "top1" / "cases.jsonl").unlink()  # as eval wrote before cases.jsonl
+    case = client.get("/eval/case", params={"run": "top1", "id": "num-01"}, headers=AUTH)
+    assert case.status_code == 400 and "per-question verdicts" in case.json()["error"]["message"]
+    assert client.get("/eval/", headers=AUTH).status_code == 200
