@@ -69,6 +69,7 @@ def create_app(settings: Settings, service: Any = None, *, warm: bool = True) ->
         origins=origins,
         max_body=settings.max_body_bytes,
         large_bodies={UPLOAD: upload_limit(settings)},  # document uploads, behind the admin token
+        large_ok=app.state.admin.allowed,  # without the token, an upload gets the ordinary limit
     )
     # Added last = outermost: answers preflight requests before the origin check sees them.
     app.add_middleware(

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,11 +34,22 @@ def frame_ancestors(origins: list[str]) -> str:
 
 
 class SecurityMiddleware:
-    def __init__(self, app: Any, origins: list[str], max_body: int, large_bodies: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        origins: list[str],
+        max_body: int,
+        large_bodies: dict[str, int] | None = None,
+        large_ok: Callable[[Any, Any], bool] | None = None,
+    ) -> None:
         self.app = app
         self.origins = set(origins)
         self.max_body = max_body
         self.large_bodies = large_bodies or {}  # exact path -> its own limit (uploads)
+        # (headers, cookies) -> may this request use its path's large limit (the admin token)?
+        # FastAPI reads a form's whole body before the route checks the token: without this, anyone
+        # could make the server spool an upload's full size to disk only to be told 401.
+        self.large_ok = large_ok
         self.policy = frame_ancestors(origins)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -50,7 +62,7 @@ class SecurityMiddleware:
             await _reject(send, 403, refusal)
             return
         length = headers.get("content-length", "")
-        max_body = self.large_bodies.get(scope.get("path", ""), self.max_body)
+        max_body = self._limit(scope)
         if length.isdigit() and int(length) > max_body:
             await _reject(send, 413, f"the request body is {length} bytes; the limit is {max_body}")
             return
@@ -64,6 +76,18 @@ class SecurityMiddleware:
             if not guard.over or guard.started:
                 raise
             await guard.reject()  # the app failed on the cut body: say why instead of a 500
+
+    def _limit(self, scope: Scope) -> int:
+        large = self.large_bodies.get(scope.get("path", ""))
+        if large is None:
+            return self.max_body
+        if self.large_ok is not None:
+            from starlette.requests import HTTPConnection
+
+            conn = HTTPConnection(scope)
+            if not self.large_ok(conn.headers, conn.cookies):
+                return self.max_body
+        return large
 
     def _refusal(self, scope: Scope, origin: str | None, host: str) -> str:
         """Why a write from `origin` is refused ("" if it is not)."""

@@ -193,3 +193,15 @@ def test_replace_from_the_page_keeps_the_documents_folder_and_touches_no_other(c
     refused = client.post("/admin/documents/api/upload", files=two, data={"target": "sub/notes"}, headers=AUTH)
     assert refused.status_code == 400 and "takes one file" in refused.json()["error"]["message"]
     _settle(client)
+
+
+def test_without_the_token_an_upload_gets_the_ordinary_body_limit(client: TestClient) -> None:
+    """FastAPI reads a whole form before the route checks the token: the upload's large limit
+    is only for a request that carries it, or anyone could have the server spool 200 MB."""
+    big = "很长的一份文件。".encode() * 15_000  # 360 KB: over the 256 KB of any request
+    files = [("files", ("big.txt", big, "text/plain"))]
+    anonymous = client.post("/admin/documents/api/upload", files=files)
+    assert anonymous.status_code == 413 and "the limit is 256000" in anonymous.json()["error"]["message"]
+    signed_in = client.post("/admin/documents/api/upload", files=files, headers=AUTH)
+    assert signed_in.status_code == 202 and signed_in.json()["files"][0]["line"] == "added big.txt (id big)"
+    _settle(client)
