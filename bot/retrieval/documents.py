@@ -105,6 +105,8 @@ def _add_one(
     if target.suffix.lower() not in allowed:
         kinds = ", ".join(sorted(allowed))
         return Added(name, doc_id, error=f"{target.suffix or 'no suffix'} files are not accepted; accepted: {kinds}")
+    if target.name.upper() == "README.MD":  # the loader skips it (the corpus folder's own notes)
+        return Added(name, doc_id, error="a file named README.md is never indexed; rename it")
     if len(data) > settings.max_document_bytes:
         limit = f"{settings.max_document_bytes:,}"
         return Added(

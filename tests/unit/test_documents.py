@@ -145,3 +145,14 @@ def test_a_long_chinese_file_name_is_cut_to_what_the_file_system_takes(settings:
     assert len(name.encode()) <= 200 and name.startswith("报告报告") and name.endswith(".txt")
     [added] = add_files(settings, [("报告" * 70 + ".txt", "很长名字的文件。内容。".encode())])
     assert not added.error and (settings.corpus_dir / added.name).is_file()
+
+
+def test_a_readme_is_refused_not_added_unindexed_or_overwritten(settings: Settings) -> None:
+    """The loader skips README.md: an upload of one was "added" yet never indexed, and with
+    replace it overwrote the corpus folder's own notes."""
+    notes = settings.corpus_dir / "README.md"
+    notes.write_text("这个文件夹的说明。", encoding="utf-8")
+    for replace in (False, True):
+        [added] = add_files(settings, [("readme.md", "上传的说明。".encode())], replace=replace)
+        assert added.error == "a file named README.md is never indexed; rename it"
+    assert notes.read_text(encoding="utf-8") == "这个文件夹的说明。"
