@@ -35,6 +35,7 @@ from bot.answering.verify import Verifier, is_refusal
 from bot.core.errors import ModelDown, UserError
 from bot.core.jsonl import Turn
 from bot.core.settings import Settings
+from bot.core.text import strip_markers
 from bot.models.llm import ChatBackend, Message, local_available, local_backend, openai_backend
 from bot.retrieval.keyword import has_chinese
 from bot.retrieval.retriever import Passage, Retriever
@@ -372,6 +373,15 @@ def _completion(draft: _Draft, verifier: Verifier, pick: Pick, context: list[Sen
         # list answers lost an item the picked sentences held), so what it left out follows.
         return verifier.add_quotes(
             verifier.uncited(context), " The text also says: " if lang == "en" else "原文还提到："
+        )
+    if verifier.citations and not draft.died:
+        # The model restates; the text's own words follow, so the answer is never narrower than
+        # the extractive one. On 100 CMRC dev questions the model's restatements lost the
+        # expected words in 27 answers the extractive quote had right ("大久保笃" became
+        # "久保笃"; "首4名" lost "每个小组"), 0 the other way round.
+        said = strip_markers(verifier.result().text)
+        return verifier.add_quotes(
+            [s for s in pick.sentences if s.text not in said], " The text says: " if lang == "en" else "原文："
         )
     return ""
 

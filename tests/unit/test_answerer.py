@@ -62,6 +62,22 @@ def test_supported_answer_keeps_exact_quotes(settings, retriever) -> None:
     assert "高新技术企业19家" in c.quote and c.quote in doc and c.quote in c.text
 
 
+def test_a_restated_answer_is_followed_by_the_texts_own_words(settings, retriever) -> None:
+    """The local answer is never narrower than the extractive one: a restatement is followed by
+    the picked sentences it did not quote verbatim; one that quotes them gets nothing added."""
+    q = "青山区2021年有多少家高新技术企业？"
+    extractive = Answerer(settings, retriever).answer(q, mode="extractive")
+    answerer, _ = make(settings, retriever, ["共19家。[1]"])
+    ans = answerer.answer(q, mode="local")
+    assert ans.mode == "local" and ans.text.startswith("共19家。[1]原文：")
+    quoted = [c.quote for c in extractive.citations]
+    assert quoted and all(text in ans.text for text in quoted)
+    assert all(c.quote in c.text for c in ans.citations)
+    verbatim = "".join(f"{t}[{i}]" for i, t in enumerate(quoted, 1))
+    answerer, _ = make(settings, retriever, [verbatim])
+    assert "原文" not in answerer.answer(q, mode="local").text
+
+
 def test_wrong_citation_is_recited_and_invented_claim_dropped(settings, retriever) -> None:
     reply = "青山区拥有高新技术企业19家。[9] 该区还拥有一所航天大学，预算为8亿元。[1]"
     answerer, _ = make(settings, retriever, [reply])
