@@ -4,8 +4,10 @@ page), starters and the overview follow; delete → the same question is refused
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -128,15 +130,38 @@ def test_a_running_server_follows_an_index_built_elsewhere(settings: Settings) -
 
 
 def test_changes_during_a_build_are_folded_into_the_next(client: TestClient) -> None:
-    for name in ("a", "b", "c"):
+    """The first build is held (after it has read and written only `a`) until `b` has arrived:
+    `b` lands mid-build for certain, and only folding it into one more build indexes it."""
+    service = client.app.state.service  # type: ignore[attr-defined]
+    real_reindex, built, release = service.reindex, threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def held_reindex(progress: Any = None) -> Any:
+        report = real_reindex(progress)
+        calls.append(report.version)
+        if len(calls) == 1:
+            built.set()
+            assert release.wait(30), "the test never released the first build"
+        return report
+
+    service.reindex = held_reindex
+
+    def upload(name: str) -> None:
         files = [("files", (f"{name}.txt", f"第{name}份文件。编号{name}的内容。".encode(), "text/plain"))]
         assert client.post("/admin/documents/api/upload", files=files, headers=AUTH).status_code == 202
+
+    upload("a")
+    assert built.wait(60), "the first build never finished"
+    upload("b")  # the first build has read the corpus already: `b` is not in it
+    assert client.get("/admin/documents/api", headers=AUTH).json()["job"]["state"] == "running"
+    release.set()
     listing = _settle(client)
+    assert len(calls) == 2, calls  # exactly one more build, for `b`
     assert listing["job"]["state"] == "done" and not listing["job"]["error"]
     status = {d["id"]: d["status"] for d in listing["documents"]}
-    assert [status[k] for k in ("a", "b", "c")] == ["indexed"] * 3, status
-    served = client.app.state.service.answerer.retriever.version  # type: ignore[attr-defined]
-    assert listing["serving"] == served == listing["job"]["version"]
+    assert [status[k] for k in ("a", "b")] == ["indexed"] * 2, status
+    served = service.answerer.retriever.version
+    assert listing["serving"] == served == listing["job"]["version"] == calls[-1]
 
 
 def test_a_chunked_upload_past_the_limit_is_413_and_nothing_is_added(settings: Settings, tmp_path: Path) -> None:
