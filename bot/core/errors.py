@@ -17,6 +17,11 @@ class StoreUnavailableError(UserError):
     """The vector store (a `chroma run` server) did not answer; the server retries by itself."""
 
 
+class IndexBusyError(UserError):
+    """Another process holds the embedded index's build lock (`index`, `doc-add`); the server's
+    background re-index waits and tries again."""
+
+
 class IndexCorruptError(UserError):
     """The embedded index cannot be opened (damaged files); `index --rebuild` sets it aside."""
 

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.core.errors import IndexCorruptError, IndexMismatchError, StoreUnavailableError, UserError
+from bot.core.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    StoreUnavailableError,
+    UserError,
+)
 from bot.core.settings import Settings
 from bot.ingest.chunking import Chunk
 
@@ -239,7 +245,7 @@ class Store:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UserError(f"another `qingshan-bot index` is running on {self.settings.index_dir}") from None
+                raise IndexBusyError(f"another `qingshan-bot index` is running on {self.settings.index_dir}") from None
             try:
                 yield
             finally:

@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bot.core.errors import IndexBusyError, UserError
+
 log = logging.getLogger(__name__)
 
 # Share of the bar each phase fills: reading and chunking is quick, embedding is most of the work.
@@ -39,6 +41,9 @@ class JobStatus:
 
 
 class Reindexer:
+    busy_retries = 10  # waits while another process builds, then the status reports the error
+    busy_wait_s = 3.0
+
     def __init__(self, service: Any) -> None:
         self.service = service
         self._lock = threading.Lock()
@@ -62,20 +67,59 @@ class Reindexer:
             thread.join(timeout)
 
     def _run(self) -> None:
-        while True:
-            with self._lock:
-                if not self._pending:
-                    self._thread = None  # under the lock: a request from now on starts a new thread
-                    return
-                self._pending = False
-                self.status.state, self.status.error = "running", ""
+        crash = ""
+        try:
+            while self._next():
+                self._build()
+        except BaseException as exc:  # the state must not stay "running" forever
+            log.exception("background re-index stopped")
+            crash = f"the re-index stopped: {str(exc) or exc.__class__.__name__}"
+        finally:
+            self._release(crash)
+
+    def _next(self) -> bool:
+        """Take the pending change, or end the thread when there is none (under the lock: a
+        request from then on starts a new thread)."""
+        with self._lock:
+            if not self._pending:
+                self._thread = None
+                return False
+            self._pending = False
+            self.status.state, self.status.error = "running", ""
+            return True
+
+    def _build(self) -> None:
+        try:
+            report = self._reindex()
+            self._finish("done", report.summary().splitlines(), "", report.version)
+        except Exception as exc:  # a UserError says what to do; anything else is logged
+            if not isinstance(exc, UserError):
+                log.exception("background re-index failed")
+            self._finish("failed", [], str(exc) or exc.__class__.__name__, self.status.version)
+
+    def _reindex(self) -> Any:
+        """The build, waiting a little while another process (`index`, `doc-add`) holds the lock."""
+        for attempt in range(self.busy_retries + 1):
             try:
-                report = self.service.reindex(self._progress)
-                self._finish("done", report.summary().splitlines(), "", report.version)
-            except Exception as exc:  # a UserError says what to do; anything else is logged
-                if not isinstance(exc, self._user_error()):
-                    log.exception("background re-index failed")
-                self._finish("failed", [], str(exc) or exc.__class__.__name__, self.status.version)
+                return self.service.reindex(self._progress)
+            except IndexBusyError:
+                if attempt == self.busy_retries:
+                    raise
+                log.info("the index is being built by another process; trying again in %ss", self.busy_wait_s)
+                with self._lock:
+                    self.status.phase = "waiting"
+                time.sleep(self.busy_wait_s)
+        raise AssertionError("unreachable")
+
+    def _release(self, crash: str) -> None:
+        """Whatever ended the thread, it no longer counts as running: a later request starts a
+        build, and a crash is reported in the status."""
+        with self._lock:
+            if self._thread is threading.current_thread():
+                self._thread = None
+            if crash:
+                self.status.state, self.status.phase, self.status.error = "failed", "failed", crash
+                self.status.finished_at = time.time()
 
     def _finish(self, state: str, report: list[str], error: str, version: str) -> None:
         with self._lock:
@@ -95,9 +139,3 @@ class Reindexer:
         with self._lock:
             self.status.phase, self.status.done, self.status.total = phase, done, total
             self.status.percent = round(100 * (low + (high - low) * share), 1)
-
-    @staticmethod
-    def _user_error() -> type[Exception]:
-        from bot.core.errors import UserError
-
-        return UserError

@@ -230,3 +230,22 @@ def test_without_the_token_an_upload_gets_the_ordinary_body_limit(client: TestCl
     signed_in = client.post("/admin/documents/api/upload", files=files, headers=AUTH)
     assert signed_in.status_code == 202 and signed_in.json()["files"][0]["line"] == "added big.txt (id big)"
     _settle(client)
+
+
+def test_an_upload_while_another_process_builds_waits_for_the_lock(client: TestClient) -> None:
+    """`doc-add`/`index` elsewhere holds the build lock: the page's re-index waits, then builds."""
+    import time
+
+    reindexer = client.app.state.reindexer  # type: ignore[attr-defined]
+    reindexer.busy_wait_s = 0.05
+    store = client.app.state.service.answerer.retriever.store  # type: ignore[attr-defined]
+    with store.writer_lock():  # as another process's build would hold it
+        files = [("files", ("a.txt", "第a份文件。编号a的内容。".encode(), "text/plain"))]
+        assert client.post("/admin/documents/api/upload", files=files, headers=AUTH).status_code == 202
+        deadline = time.monotonic() + 30
+        while reindexer.status.phase != "waiting" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert reindexer.status.phase == "waiting" and reindexer.status.state == "running"
+    listing = _settle(client)
+    assert listing["job"]["state"] == "done" and not listing["job"]["error"], listing["job"]
+    assert {d["id"]: d["status"] for d in listing["documents"]}["a"] == "indexed"
