@@ -135,8 +135,9 @@ def worsening(result: dict[str, Any], metric: str) -> float | None:
 def gate(result: dict[str, Any], metric: str, max_drop: float) -> tuple[bool, str]:
     worse = worsening(result, metric)
     o = result["overall"].get(metric, {})
-    if worse is None:
-        return True, f"{metric}: not measured in both runs; nothing to gate"
+    if worse is None:  # a gate that cannot measure must not pass: the metric may be misspelt
+        missing = " and ".join(side for side in ("A", "B") if o.get(side.lower()) is None) or "A or B"
+        return False, f"{metric}: not measured in run {missing}; the gate cannot pass without it"
     verdict = "fails the gate" if worse > max_drop else "within the gate"
     line = f"{metric}: {o['a']} → {o['b']} (worse by {round(worse, 4)}; allowed {max_drop}): {verdict}"
     return worse <= max_drop, line

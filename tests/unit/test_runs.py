@@ -75,3 +75,25 @@ def test_a_broken_cases_file_is_a_clear_error(tmp_path: Path, tail: str, message
     with pytest.raises(UserError, match=message):
         load_run(f"{d}#local").cases()
     assert len(load_run(f"{d}#extractive").cases()) == 3
+
+
+def test_the_gate_fails_when_its_metric_was_not_measured_in_both_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The runs' reports carry accuracy only: gating on latency cannot pass (a misspelt or
+    missing figure would otherwise wave every change through)."""
+    from bot.cli import main
+
+    d = _folder(tmp_path)
+    result = compare_runs(load_run(f"{d}#extractive"), load_run(f"{d}#local"))
+    ok, line = gate(result, "latency_ms_p50", 1000.0)
+    assert not ok and line == "latency_ms_p50: not measured in run A and B; the gate cannot pass without it"
+    result["overall"]["latency_ms_p50"]["a"] = 40.0
+    assert gate(result, "latency_ms_p50", 1000.0) == (
+        False,
+        "latency_ms_p50: not measured in run B; the gate cannot pass without it",
+    )
+    args = ["eval", "--compare", f"{d}#extractive", f"{d}#local", "--out", str(tmp_path / "out")]
+    assert main([*args, "--metric", "latency_ms_p50", "--max-drop", "1000"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith("latency_ms_p50: not measured in run A and B")
+    assert main([*args, "--metric", "accuracy", "--max-drop", "0"]) == 0  # measured in both: the gate runs
