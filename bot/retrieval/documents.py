@@ -179,7 +179,11 @@ def catalog(settings: Settings, manifest: dict[str, Any] | None) -> list[dict[st
     rows: dict[str, dict[str, Any]] = {}
     corpus = settings.corpus_dir
     for path in corpus_files(corpus) if corpus.is_dir() else []:
-        rel, doc_id, size = path.relative_to(corpus).as_posix(), doc_id_of(corpus, path), path.stat().st_size
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:  # deleted (or replaced) since the folder was listed: as if never seen
+            continue
+        rel, doc_id = path.relative_to(corpus).as_posix(), doc_id_of(corpus, path)
         row = indexed.pop(doc_id, None) or {"id": doc_id, "title": "", "format": path.suffix.lstrip(".").lower()}
         if rel in skipped:  # kept from its last good version, or never indexed
             status, error = ("stale" if row.get("indexed_at") else "skipped"), skipped[rel]

@@ -8,9 +8,12 @@ The page is static HTML and script (CSP-friendly, nothing inline); its data is J
 
 # No `from __future__ import annotations`: FastAPI must see the real `Request` and `UploadFile`.
 
+import logging
 from typing import Annotated, Any
 
 from bot.server.app import STATIC
+
+log = logging.getLogger(__name__)
 
 PAGE = "/admin/documents/"
 API = "/admin/documents/api"
@@ -86,11 +89,24 @@ def _store(
 
 
 def _listing(service: Any, reindexer: Any) -> dict[str, Any]:
+    """The documents with what the index holds of each. When the index cannot be read (a Chroma
+    server that is down), the corpus files are still listed, their status "unknown", and
+    `index_error` says why."""
+    from bot.core.errors import UserError
     from bot.retrieval.documents import catalog
 
-    state = service.answerer.retriever.store.state()
+    index_error = ""
+    try:
+        state = service.answerer.retriever.store.state()
+        documents = catalog(service.settings, state.manifest if state else None)
+    except Exception as exc:
+        if not isinstance(exc, UserError):
+            log.warning("documents listing: the index could not be read", exc_info=True)
+        index_error = f"the index could not be read ({str(exc) or exc.__class__.__name__}); statuses are unknown"
+        documents = [{**row, "status": "unknown"} for row in catalog(service.settings, None)]
     return {
-        "documents": catalog(service.settings, state.manifest if state else None),
+        "documents": documents,
+        "index_error": index_error,
         "job": reindexer.status.as_dict(),
         "serving": service.answerer.retriever.version,
         "limits": {

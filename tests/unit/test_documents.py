@@ -156,3 +156,20 @@ def test_a_readme_is_refused_not_added_unindexed_or_overwritten(settings: Settin
         [added] = add_files(settings, [("readme.md", "上传的说明。".encode())], replace=replace)
         assert added.error == "a file named README.md is never indexed; rename it"
     assert notes.read_text(encoding="utf-8") == "这个文件夹的说明。"
+
+
+def test_a_file_deleted_while_the_catalog_is_read_is_left_out(
+    settings: Settings, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delete (or replace) between listing the folder and reading a file's size: the row is
+    missing from this listing (an indexed one shows as removed), never a 500."""
+    from bot.retrieval import documents
+
+    add_files(settings, [("report.pdf", REPORT_PDF.read_bytes())])
+    build_index(settings, fake_embedder)
+    manifest = Store(settings).state().manifest  # type: ignore[union-attr]
+    listed = documents.corpus_files(settings.corpus_dir)
+    (settings.corpus_dir / "report.pdf").unlink()
+    monkeypatch.setattr(documents, "corpus_files", lambda folder: listed)  # listed before the delete
+    rows = {r["id"]: r["status"] for r in catalog(settings, manifest)}
+    assert rows == {"qingshan-article": "indexed", "report": "removed"}, rows

@@ -249,3 +249,21 @@ def test_an_upload_while_another_process_builds_waits_for_the_lock(client: TestC
     listing = _settle(client)
     assert listing["job"]["state"] == "done" and not listing["job"]["error"], listing["job"]
     assert {d["id"]: d["status"] for d in listing["documents"]}["a"] == "indexed"
+
+
+def test_the_listing_says_when_the_index_cannot_be_read(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Chroma server that is down: the files are still listed (status unknown) with the reason."""
+    store = client.app.state.service.answerer.retriever.store  # type: ignore[attr-defined]
+
+    def down() -> None:
+        raise ConnectionError("Could not connect to a Chroma server")
+
+    monkeypatch.setattr(store, "state", down)
+    r = client.get("/admin/documents/api", headers=AUTH)
+    assert r.status_code == 200, r.text
+    listing = r.json()
+    assert "Could not connect to a Chroma server" in listing["index_error"]
+    assert {d["id"]: d["status"] for d in listing["documents"]} == {"qingshan-article": "unknown"}
+    monkeypatch.undo()
+    listing = client.get("/admin/documents/api", headers=AUTH).json()
+    assert not listing["index_error"] and listing["documents"][0]["status"] == "indexed"

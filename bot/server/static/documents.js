@@ -74,6 +74,7 @@
       $("limits").textContent = "每次最多 " + data.limits.max_files + " 个文件，每个不超过 " + size(data.limits.max_bytes) +
         " · " + data.limits.types.join(" ");
       showJob(data.job);
+      if (data.index_error) $("lines").textContent = "error: " + data.index_error;
     });
   }
 
