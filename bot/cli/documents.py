@@ -35,15 +35,22 @@ def register(sub: Any) -> None:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from bot.retrieval.documents import add_files
+    from bot.retrieval.documents import Added, add_files, check_upload_count, over_limit
 
     settings = make_settings(args)
-    files = []
-    for path in args.files:
+    check_upload_count(settings, len(args.files))
+    files, too_big = [], {}
+    for i, path in enumerate(args.files):
         if not path.is_file():
             raise UserError(f"file not found: {path}")
-        files.append((path.name, path.read_bytes()))
-    results = add_files(settings, files, replace=args.replace)
+        # The size first: a file over the limit is refused without being read into memory.
+        if error := over_limit(settings, path.stat().st_size):
+            too_big[i] = Added(path.name, "", error=error)
+            continue
+        with path.open("rb") as fh:  # never past the limit, even if the file grows meanwhile
+            files.append((path.name, fh.read(settings.max_document_bytes + 1)))
+    added_files = iter(add_files(settings, files, replace=args.replace) if files else [])
+    results = [too_big[i] if i in too_big else next(added_files) for i in range(len(args.files))]
     added = [r for r in results if not r.error]
     refused = [r for r in results if r.error]
     report = _reindex(settings) if added else None

@@ -71,10 +71,7 @@ def add_files(
     """Put each (name, bytes) into the corpus folder if it loads; one result line per file. A
     name already in the corpus is refused unless `replace`. With `target` (a document id), the
     one file replaces that document where it lies, a subfolder included, whatever its name."""
-    if len(files) > settings.max_upload_files:
-        raise UserError(
-            f"{len(files)} files at once; the limit is {settings.max_upload_files} (QINGSHAN_MAX_UPLOAD_FILES)"
-        )
+    check_upload_count(settings, len(files))
     corpus = settings.corpus_dir
     corpus.mkdir(parents=True, exist_ok=True)
     staging = corpus / STAGING
@@ -86,6 +83,18 @@ def add_files(
         [(raw_name, data)] = files
         return [_add_one(settings, staging, raw_name, data, True, existing[0])]
     return [_add_one(settings, staging, raw_name, data, replace) for raw_name, data in files]
+
+
+def check_upload_count(settings: Settings, count: int) -> None:
+    if count > settings.max_upload_files:
+        raise UserError(f"{count} files at once; the limit is {settings.max_upload_files} (QINGSHAN_MAX_UPLOAD_FILES)")
+
+
+def over_limit(settings: Settings, size: int) -> str:
+    """Why a file of `size` bytes is refused, or "" when it is within the limit."""
+    if size <= settings.max_document_bytes:
+        return ""
+    return f"{size:,} bytes is over the limit of {settings.max_document_bytes:,} (QINGSHAN_MAX_DOCUMENT_BYTES)"
 
 
 def _add_one(
@@ -107,11 +116,8 @@ def _add_one(
         return Added(name, doc_id, error=f"{target.suffix or 'no suffix'} files are not accepted; accepted: {kinds}")
     if target.name.upper() == "README.MD":  # the loader skips it (the corpus folder's own notes)
         return Added(name, doc_id, error="a file named README.md is never indexed; rename it")
-    if len(data) > settings.max_document_bytes:
-        limit = f"{settings.max_document_bytes:,}"
-        return Added(
-            name, doc_id, error=f"{len(data):,} bytes is over the limit of {limit} (QINGSHAN_MAX_DOCUMENT_BYTES)"
-        )
+    if too_big := over_limit(settings, len(data)):
+        return Added(name, doc_id, error=too_big)
     others = [p for p in files_of(settings, doc_id) if p != target]
     exists = target.exists() or bool(others)
     if exists and not replace:

@@ -173,3 +173,31 @@ def test_a_file_deleted_while_the_catalog_is_read_is_left_out(
     monkeypatch.setattr(documents, "corpus_files", lambda folder: listed)  # listed before the delete
     rows = {r["id"]: r["status"] for r in catalog(settings, manifest)}
     assert rows == {"qingshan-article": "indexed", "report": "removed"}, rows
+
+
+def test_doc_add_refuses_a_file_over_the_limit_without_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    big = tmp_path / "big.txt"
+    with big.open("wb") as fh:
+        fh.truncate(5_000)  # the size is all that is looked at
+    opened: list[str] = []
+    real_open, real_read = Path.open, Path.read_bytes
+
+    def watched_open(self: Path, *args: object, **kwargs: object) -> object:
+        opened.append(self.name)
+        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    def watched_read(self: Path) -> bytes:
+        opened.append(self.name)
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "open", watched_open)
+    monkeypatch.setattr(Path, "read_bytes", watched_read)
+    monkeypatch.setenv("QINGSHAN_MAX_DOCUMENT_BYTES", "1000")
+    assert main(["doc-add", str(big), "--corpus", str(tmp_path / "corpus")]) == 2
+    err = capsys.readouterr().err
+    assert "refused big.txt: 5,000 bytes is over the limit of 1,000 (QINGSHAN_MAX_DOCUMENT_BYTES)" in err, err
+    assert "big.txt" not in opened and not (tmp_path / "corpus" / "big.txt").exists()
