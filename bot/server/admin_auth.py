@@ -11,6 +11,11 @@ set the admin pages are off and say how to turn them on: an open admin page is w
 import hashlib
 import hmac
 import html
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -54,6 +59,48 @@ class AdminAuth:
             raise HTTPException(401, "admin token missing or wrong: sign in at /admin/login")
 
 
+class LoginThrottle:
+    """Wrong tokens per client in a sliding window: past `max_failures` in `window_s` seconds the
+    client's sign-ins are refused (429) until the oldest failure leaves the window. A right token
+    clears the client's count. In memory, per process, at most `max_clients` clients kept."""
+
+    def __init__(
+        self,
+        max_failures: int = 10,
+        window_s: float = 600.0,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures, self.window_s, self.max_clients, self.clock = max_failures, window_s, max_clients, clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int:
+        """Seconds until `client` may try again; 0 when it may now."""
+        with self._lock:
+            recent = self._recent(client)
+            if len(recent) < self.max_failures:
+                return 0
+            return max(1, math.ceil(recent[0] + self.window_s - self.clock()))
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            self._recent(client).append(self.clock())
+            self._failures.move_to_end(client)
+            while len(self._failures) > self.max_clients:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
+
+    def _recent(self, client: str) -> deque[float]:
+        recent = self._failures.setdefault(client, deque())
+        while recent and recent[0] <= self.clock() - self.window_s:
+            recent.popleft()
+        return recent
+
+
 def login_page(next_path: str, error: str = "") -> str:
     note = f'<p role="alert" class="error">{html.escape(error)}</p>' if error else ""
     return f"""<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>Admin sign-in</title>
@@ -73,9 +120,12 @@ def safe_next(raw: str | None) -> str:
     return quote(raw, safe="/?=&-_.~%")
 
 
-def add_login_routes(app: Any, auth: AdminAuth) -> None:
+def add_login_routes(app: Any, auth: AdminAuth, identity: Any) -> None:
+    """`identity` (a `ClientIdentity`) names the client whose wrong tokens `app.state.login_throttle` counts."""
     from fastapi import Form, Request
     from fastapi.responses import HTMLResponse, RedirectResponse
+
+    throttle = app.state.login_throttle = LoginThrottle()
 
     @app.get("/admin/login", include_in_schema=False)
     def login_form(next: str | None = None) -> Any:
@@ -87,8 +137,17 @@ def add_login_routes(app: Any, auth: AdminAuth) -> None:
     def login(request: Request, token: str = Form(""), next: str = Form("/admin/")) -> Any:
         if not auth.enabled:
             return HTMLResponse(f"<!doctype html><p>{html.escape(OFF_MESSAGE)}</p>", status_code=403)
+        client = identity.of(request.client.host if request.client else None, request.headers)
+        wait = throttle.retry_after(client)
+        if wait:
+            message = f"Too many wrong tokens; try again in {wait} s."
+            return HTMLResponse(
+                login_page(safe_next(next), message), status_code=429, headers={"Retry-After": str(wait)}
+            )
         if not auth.token_ok(token):
+            throttle.failed(client)
             return HTMLResponse(login_page(safe_next(next), "Wrong token."), status_code=401)
+        throttle.succeeded(client)
         response = RedirectResponse(safe_next(next), status_code=303)
         secure = request.url.scheme == "https"
         response.set_cookie(COOKIE, auth.cookie_value(), httponly=True, samesite="strict", secure=secure, path="/")

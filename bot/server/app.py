@@ -100,11 +100,12 @@ def _add_admin(app: Any, settings: Settings, service: Any, feedback: Any) -> Non
     evaluation page with its review queue."""
     from bot.server.admin_auth import AdminAuth, add_admin_home, add_login_routes
     from bot.server.documents_admin import add_document_routes
+    from bot.server.identity import ClientIdentity
     from bot.server.reindex import Reindexer
 
     app.state.admin = AdminAuth(settings.admin_token)
     app.state.admin_sections = []  # (label, path) of each admin page; the /admin/ home lists them
-    add_login_routes(app, app.state.admin)
+    add_login_routes(app, app.state.admin, ClientIdentity(settings.forwarded_allow_ips, settings.api_key))
     add_admin_home(app, app.state.admin)
     app.state.reindexer = Reindexer(service)
     add_document_routes(app, service, app.state.reindexer)

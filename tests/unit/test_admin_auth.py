@@ -4,12 +4,13 @@ Bearer for scripts, and no open redirect after sign-in."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from bot.core.settings import Settings
-from bot.server.admin_auth import COOKIE, OFF_MESSAGE, safe_next
+from bot.server.admin_auth import COOKIE, OFF_MESSAGE, LoginThrottle, safe_next
 from tests.support.fakes import FakeEmbedder
 from tests.unit.test_server_app import make_client
 
@@ -85,3 +86,48 @@ def test_a_cookie_or_token_of_any_characters_is_a_401_not_a_500(
         assert client.get("/admin/", headers=odd, follow_redirects=False).status_code == 303
         bearer = {"authorization": "Bearer 令牌".encode()}
         assert client.get("/admin/documents/api", headers=bearer).status_code == 401
+
+
+def test_wrong_tokens_are_limited_per_client_and_a_right_one_under_the_limit_works(
+    settings: Settings, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    with admin_client(settings, tmp_path, fake_embedder, TOKEN) as client:
+        throttle = client.app.state.login_throttle  # type: ignore[attr-defined]
+        now = [1000.0]
+        throttle.clock = lambda: now[0]
+
+        def sign_in(token: str) -> Any:
+            return client.post("/admin/login", data={"token": token, "next": "/admin/"}, follow_redirects=False)
+
+        # The user's path: a few typos, then the right token, signs in and starts afresh.
+        assert [sign_in(f"typo{i}").status_code for i in range(9)] == [401] * 9
+        assert sign_in(TOKEN).status_code == 303 and client.get("/admin/").status_code == 200
+        client.post("/admin/logout")
+        # A guesser: ten wrong tokens, then even the right one waits.
+        assert [sign_in(f"guess{i}").status_code for i in range(10)] == [401] * 10
+        now[0] += 60
+        limited = sign_in(TOKEN)
+        assert limited.status_code == 429 and "Too many wrong tokens" in limited.text
+        assert limited.headers["retry-after"] == "540" and COOKIE not in client.cookies
+        assert sign_in("guess").status_code == 429  # a refused try is not a guess: the token is not checked
+        now[0] += 540  # the first failure leaves the window
+        assert sign_in(TOKEN).status_code == 303
+
+
+def test_the_login_throttle_counts_each_client_in_a_sliding_window() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(max_failures=3, window_s=100.0, max_clients=2, clock=lambda: now[0])
+    for t in (0.0, 10.0, 20.0):
+        now[0] = t
+        assert throttle.retry_after("ip:a") == 0
+        throttle.failed("ip:a")
+    assert throttle.retry_after("ip:a") == 80 and throttle.retry_after("ip:b") == 0
+    now[0] = 100.0  # the failure at 0 has left the window
+    assert throttle.retry_after("ip:a") == 0
+    throttle.failed("ip:a")
+    assert throttle.retry_after("ip:a") == 10
+    throttle.succeeded("ip:a")
+    assert throttle.retry_after("ip:a") == 0
+    for client in ("ip:c", "ip:d", "ip:e"):  # memory stays bounded
+        throttle.failed(client)
+    assert len(throttle._failures) <= 2
