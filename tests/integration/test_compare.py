@@ -1,7 +1,7 @@
 """`eval --compare` on real runs of the article: two extractive runs that differ in one setting
 (the hybrid ranker against keyword-only BM25), made in one call, then compared again from their
-folders with a gate. The local LLM would take minutes per run on two cores, so the two modes
-compared here are two rankers; `eval --compare extractive local` works the same way."""
+folders with a gate; and extractive against the real local model on five questions (the LLM
+takes seconds per answer on two cores, so that comparison is kept small)."""
 
 from __future__ import annotations
 
@@ -83,3 +83,33 @@ def test_the_gate_fails_past_the_threshold_and_passes_within(compared: Path) -> 
     assert passed.returncode == 0 and "within the gate" in passed.stdout, passed.stdout + passed.stderr
     # The same two folders the other way round: B is better, nothing to fail.
     assert run("eval", "--compare", "cmp/run-b", "cmp/run-a", "--max-drop", "0", cwd=compared).returncode == 0
+
+
+@pytest.mark.llm
+def test_extractive_against_local_per_question_and_gated(tmp_path: Path) -> None:
+    """The two modes the issue names, on the real model: a few English and multi-passage
+    questions (where the modes differ most), every verdict change listed with both answers, and
+    a latency gate that must fail (the LLM is slower than quoting) while accuracy may not drop."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / ARTICLE.name).write_bytes(ARTICLE.read_bytes())
+    items = [json.loads(x) for x in (ROOT / "eval" / "qingshan.jsonl").read_text(encoding="utf-8").splitlines()]
+    keep = [i for i in items if i["id"] in {"en-03", "en-04", "en-13"}]
+    keep += [i for i in items if i["type"] == "number"][:2]
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in keep), encoding="utf-8")
+    run("eval", "--compare", "extractive", "local", "--questions", "q.jsonl", "--out", "cmp", cwd=tmp_path)
+    out = tmp_path / "cmp"
+    result = json.loads((out / "compare.json").read_text(encoding="utf-8"))
+    a, b = _cases(out / "run-a"), _cases(out / "run-b")
+    assert len(a) == len(b) == 5
+    assert json.loads((out / "run-b" / "report.json").read_text())["mode"] == "local"
+    assert {r["id"] for r in result["changed"]} == {i for i in a if a[i]["verdict"] != b[i]["verdict"]}
+    for row in result["changed"]:
+        assert row["a"]["reason"] and row["b"]["reason"]
+    lat = result["overall"]["latency_ms_p50"]
+    assert lat["b"] > lat["a"], "an LLM answer takes longer than a quote"
+    args = ("eval", "--compare", "cmp/run-a", "cmp/run-b", "--out", "cmp2")
+    slow = run(*args, "--metric", "latency_ms_p50", "--max-drop", "0", cwd=tmp_path, check=False)
+    assert slow.returncode == 1 and "fails the gate" in slow.stdout, slow.stdout + slow.stderr
+    # Local answers are never narrower than extractive ones: accuracy may not drop.
+    same = run(*args, "--metric", "accuracy", "--max-drop", "0", cwd=tmp_path, check=False)
+    assert same.returncode == 0, same.stdout + same.stderr
