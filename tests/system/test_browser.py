@@ -17,7 +17,6 @@ from bot.devtools.screenshots import (
     bot_server,
     free_port,
     host_page,
-    launch_chromium,
     static_site,
 )
 from tests.support import ARTICLE
@@ -50,24 +49,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             yield {"server": server, "host": allowed, "unlisted": f"http://localhost:{host_port}", "data": str(base)}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = launch_chromium(pw)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1100, "height": 850})
-    p = context.new_page()
-    p.dialogs = []  # type: ignore[attr-defined]
-    p.on("dialog", lambda d: (p.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
-    yield p
-    context.close()
+def viewport() -> dict[str, int]:
+    return {"width": 1100, "height": 850}
 
 
 def test_chat_page_answers_with_citations_and_takes_feedback(site: dict[str, str], page: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.devtools.screenshots import ask_on_chat_page, bot_server, free_port, launch_chromium, sign_in
+from bot.devtools.screenshots import ask_on_chat_page, bot_server, free_port, sign_in
 from tests.support import ARTICLE, ROOT
 
 pytestmark = pytest.mark.integration
@@ -70,26 +70,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     args = [*store, "--data", str(base / "data"), "--mode", "extractive"]
     with bot_server(args, free_port(), env=env) as server:
         yield {"server": server, "base": base, "store": store}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = launch_chromium(pw)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    p = context.new_page()
-    p.dialogs = []  # type: ignore[attr-defined]
-    p.on("dialog", lambda d: (p.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
-    yield p
-    context.close()
 
 
 def _cases(folder: Path) -> dict[str, dict]:
