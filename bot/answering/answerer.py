@@ -199,7 +199,7 @@ class Answerer:
     ) -> Answer:
         pick = pick or self.picker.pick(rewritten, passages, avoid, q)
         if pick.refused:
-            return self._refusal(q, rewritten, passages, pick.sentences, lang, "extractive")
+            return self._refusal(q, rewritten, passages, pick.sentences, lang, "extractive", pick.unnamed)
         body, citations = _quoted(pick.sentences)
         said = "".join(s.text for s in pick.sentences)
         if lang == "zh" and (count := count_of_titles(q, pick.sentences, said)):
@@ -232,8 +232,17 @@ class Answerer:
         return Answer(q, text, citations, False, "extractive", rewritten, passages)
 
     def _refusal(
-        self, q: str, rewritten: str, passages: list[Passage], near: list[Sentence], lang: str, mode: str
+        self,
+        q: str,
+        rewritten: str,
+        passages: list[Passage],
+        near: list[Sentence],
+        lang: str,
+        mode: str,
+        unnamed: tuple[str, ...] = (),
     ) -> Answer:
+        """Says what the text lacks (the names it never mentions, when that is why) and what it
+        does say nearby."""
         if not near and passages:
             near = [s for s, _ in self.picker.rank(rewritten, passages)[:1]]
         if lang == "en":
@@ -241,7 +250,7 @@ class Answerer:
             if near:
                 text += f" The closest it says is: {near[0].text}[1]"
         else:
-            text = f"{REFUSAL_ZH}这一信息。"
+            text = f"{REFUSAL_ZH}{'、'.join(f'“{n}”' for n in unnamed) if unnamed else '这一信息'}。"
             if near:
                 text += f"文中相关的内容是：{near[0].text}[1]"
         citations = [_citation(1, near[0])] if near else []
@@ -266,7 +275,8 @@ class Answerer:
         pick = self.picker.pick(rewritten, passages, avoid, q)
         if pick.refused:
             why = f"the passages do not hold what was asked ({pick.reason}); no LLM call"
-            yield from _whole(self._refusal(q, rewritten, passages, pick.sentences, lang, mode), why, t0, retrieve_ms)
+            refusal = self._refusal(q, rewritten, passages, pick.sentences, lang, mode, pick.unnamed)
+            yield from _whole(refusal, why, t0, retrieve_ms)
             return
         if is_confirmation(q):
             # A yes/no check is answered by quoting what the text says, which confirms or

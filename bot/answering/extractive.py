@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.answering import relevance
+from bot.answering import constraints, relevance
+from bot.answering.conversation import language_of
 from bot.answering.sentences import Sentence, overlap, passage_sentences
 from bot.answering.structure import DocumentMap
 from bot.answering.wordlists import pairs, words
+from bot.ingest.chunking import Chunk
 from bot.retrieval.keyword import has_chinese, tokenize
 from bot.retrieval.retriever import Passage, Retriever
 
@@ -82,6 +84,7 @@ class Pick:
     best_first: list[Sentence]
     refused: bool
     reason: str = ""
+    unnamed: tuple[str, ...] = ()  # names the question asks about that the text never mentions
     wants_list: bool = False
     clear_best: bool = False  # the best sentence leads the runner-up clearly (CLEAR_LEAD)
 
@@ -165,6 +168,10 @@ class SentencePicker:
             if not holders:
                 return Pick(chosen[:1], True, reason)
             chosen = holders[: max(1, limit - 1)]
+        if (lacking := self._unnamed(asked or question, chosen[0].passage)) and not self._vouched(
+            question, chosen[0], passages
+        ):
+            return Pick(chosen[:1], True, f"the text does not name {'、'.join(lacking)}", unnamed=lacking)
         if self.retriever.settings.relevance_gate and has_chinese(question):
             p = relevance.probability(self.relevance(question, chosen[0], passages))
             if p < self.threshold():
@@ -178,17 +185,37 @@ class SentencePicker:
         override = self.retriever.settings.relevance_threshold
         return float(relevance.model()["threshold"]) if override is None else override
 
-    def relevance(self, question: str, best: Sentence, passages: list[Passage]) -> dict[str, float]:
-        """The relevance signal's features for the sentence an answer would cite first."""
+    def _document(self, chunk: Chunk) -> str:
+        """The whole text of the document a chunk is in."""
         if self._docs_of is not self.retriever.chunks:  # a reloaded index is a new corpus
             self._docs = {}
             for c in self.retriever.chunks:
                 self._docs[c.doc_id] = self._docs.get(c.doc_id, "") + c.text
             self._docs_of = self.retriever.chunks
+        return self._docs.get(chunk.doc_id, chunk.text)
+
+    def _unnamed(self, asked: str, passage: Passage) -> tuple[str, ...]:
+        """The names the question asks about that the passage's document never mentions (so an
+        answer from it would be about a neighbour); () when it names them all. A yes/no check
+        is answered from what the text says, as for a missing kind of fact."""
+        if not has_chinese(asked) or language_of(asked) == "en" or is_confirmation(asked):
+            return ()
+        return tuple(constraints.unnamed(asked, self._document(passage.chunk) + passage.chunk.title))
+
+    def _vouched(self, question: str, best: Sentence, passages: list[Passage]) -> bool:
+        """Whether the relevance signal is sure the sentence answers although its document does
+        not name all the question names (it then names them in other words). On the CMRC dev
+        sets, trusting it at 0.5 cut the name check's false refusals on `open` from 25 to 20 and
+        let 2 of 150 `missing-fact` questions through."""
+        trust = self.retriever.settings.names_trust_relevance
+        return relevance.probability(self.relevance(question, best, passages)) >= trust
+
+    def relevance(self, question: str, best: Sentence, passages: list[Passage]) -> dict[str, float]:
+        """The relevance signal's features for the sentence an answer would cite first."""
         return relevance.features(
             question,
             best,
-            self._docs.get(best.passage.chunk.doc_id, best.passage.chunk.text),
+            self._document(best.passage.chunk),
             passage_sentences(passages),
             self.similarity(question, [best.text])[0],
             self.retriever.keyword,

@@ -257,7 +257,16 @@ def _register_sets(sub: Any) -> None:
 
     p = sub.add_parser("calibrate", help="fit the relevance signal on the dev split of a cmrc-sets folder")
     p.add_argument("--sets", type=Path, required=True, help="folder written by `cmrc-sets`")
-    p.add_argument("--max-false-refusal", type=float, default=0.03, help="on `open` dev questions (default 0.03)")
+    p.add_argument(
+        "--max-false-refusal", type=float, default=0.03, help="on each corpus's answerable dev questions (default 0.03)"
+    )
+    p.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        help="a question set over the configured corpus, fitted on too (repeatable; eval/qingshan.jsonl)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_calibrate)
 
@@ -304,7 +313,7 @@ def cmd_eval_suite(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from bot.evaluation.calibrate import calibrate
 
-    model = calibrate(make_settings(args), args.sets, args.max_false_refusal)
+    model = calibrate(make_settings(args), args.sets, args.max_false_refusal, tuple(args.also))
     print(json.dumps(model, ensure_ascii=False, indent=2))
     return 0
 

@@ -95,6 +95,14 @@ class Settings(BaseSettings):
         "text does not answer. Off by default: fitted on CMRC it refuses 88% of questions whose topic the corpus "
         "lacks at 3% false refusals there, but 13% of the article's colloquial questions (docs/answers.md).",
     )
+    names_trust_relevance: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.01,
+        description="A question naming something the cited document never mentions is refused unless the "
+        "relevance signal gives at least this probability that the sentence answers (bot/answering/constraints.py). "
+        "Fitted on the CMRC dev sets; above 1 the names alone decide.",
+    )
     relevance_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="Override of the fitted threshold of the relevance gate."
     )

@@ -103,6 +103,19 @@ def test_unanswerable_is_refused_without_calling_the_model(settings, retriever) 
     assert backend.prompts == [] and "50万" not in ans.text
 
 
+def test_a_question_naming_what_the_text_never_mentions_is_refused_saying_so(settings, retriever) -> None:
+    # The closest sentences are about the hydrogen truck, but the text never names Toyota:
+    # quoting them would answer about a neighbour.
+    answerer, backend = make(settings, retriever, ["北奔重汽与丰田合作研发氢能重卡。[1]"])
+    ans = answerer.answer("北奔重汽和丰田合作的氢能重卡叫什么？", mode="local")
+    assert ans.refused and ans.text.startswith("文中未提及“丰田”。文中相关的内容是：")
+    assert backend.prompts == [] and ans.citations and ans.citations[0].quote in ans.text
+    # The same question about the partner the text does name is answered.
+    assert not Answerer(settings, retriever).answer("北奔重汽和喜玛拉雅合作研发了什么？", mode="extractive").refused
+    # A yes/no check is answered (and corrected) from what the text says, as before.
+    assert not Answerer(settings, retriever).answer("北奔重汽是和丰田合作的吧？", mode="extractive").refused
+
+
 def test_model_refusing_an_answerable_question_is_overruled(settings, retriever) -> None:
     answerer, _ = make(settings, retriever, ["文中未提及。"])
     ans = answerer.answer("青山区2021年有多少家高新技术企业？", mode="local")
