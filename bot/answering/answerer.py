@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from bot.answering import constraints
 from bot.answering.conversation import (
     bound_history,
     language_of,
@@ -92,6 +93,7 @@ class Answerer:
         self.retriever.warm_up()
         resolved = self.resolve_mode(mode)
         self.picker.warm()
+        constraints.warm()  # the tagger's dictionary, about a second, not on the first question
         if resolved != "extractive":
             # Evaluates the fixed system prompt once, so its KV state is cached for users (a
             # worker process primes itself again after every restart).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -35,9 +36,14 @@ _KINDS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         ),
         re.compile(r"\d[\d.,]*\s*(万|亿)?元"),
     ),
+    # A time is also said in words: "一九六一年", "孔雀王朝时期", "只在平日早上" (CMRC dev
+    # questions refused although their sentence said when).
     (
         re.compile(r"哪一?年|什么时候|何时|几月|成立时间|成立于|哪年"),
-        re.compile(r"\d{4}\s*年|\d+\s*月|去年|今年|前年|目前|正在"),
+        re.compile(
+            r"\d{4}\s*年|\d+\s*月|[〇零一二三四五六七八九]{2,4}年|[一二三四五六七八九十]{1,2}月|去年|今年|前年|目前|正在"
+            r"|世纪|年代|时期|期间|年间|王朝|朝代|当时|早上|上午|中午|下午|晚上|凌晨|夜间|每天|每日|平日|工作日|周末|星期|季度"
+        ),
     ),
     # A day is not answered by "去年" (a held-out question asked which day a meeting was held).
     (
@@ -247,9 +253,28 @@ def is_confirmation(question: str) -> bool:
     return bool(_CONFIRM.search(question.strip()))
 
 
+@cache
+def _measures() -> list[tuple[str, re.Pattern[str], re.Pattern[str]]]:
+    """(name, question pattern, sentence pattern) for each line of `data/measures.txt`."""
+    out = []
+    for line in words("measures"):
+        name, adjectives, units = line.split("\t")
+        unit = "|".join(re.escape(u) for u in units.split())
+        asked = rf"(多少|几|数)\s*({unit})"
+        if adjectives.strip() != "-":
+            # "有多高", "多长" but not "多长时间" (a duration) nor "多少".
+            asked += rf"|多\s*({'|'.join(adjectives.split())})(?!时间|少|久)"
+        figure = rf"(\d[\d.,]*|[零一二两三四五六七八九十百千]+)\s*(余|多)?\s*(万|亿)?\s*({unit})(?![a-z])"
+        out.append((name, re.compile(asked), re.compile(figure, re.I)))
+    return out
+
+
 def missing_fact_in(question: str, text: str) -> str:
     if is_confirmation(question):
         return ""  # a yes/no check is answered (and corrected) from what the text does say
+    for name, asked, figure in _measures():
+        if asked.search(question) and not figure.search(text):
+            return f"asks for a {name}"
     for attr in _ATTRIBUTES:
         said = _SAID_AS.get(attr, re.escape(attr.lower()))
         if attr.lower() in question.lower() and not re.search(said, text.lower()):
