@@ -12,6 +12,14 @@ def test_people_places_organisations_and_latin_terms_are_names() -> None:
     assert names("生命数耗完即算为什么？") == ()  # nothing named: nothing to check
 
 
+def test_titles_quoted_terms_codes_and_unknown_terms_are_names() -> None:
+    assert names("《千年女王》漫画是谁创作的？") == ("千年女王",)
+    assert "乡里制" in names("“乡里制”可追溯到什么时期？")
+    assert "T-92" in names("对T-92 40毫米快砲的定位是怎样的？")
+    assert "刺角瓜" in names("刺角瓜又名什么？")  # a term jieba's dictionary does not know
+    assert "2021" not in "".join(names("青山区2021年有多少家高新技术企业？"))  # a year is no code
+
+
 def test_a_name_after_a_question_word_is_the_kind_of_answer_not_a_constraint() -> None:
     # "哪位帝王" asks for an emperor; the text names one, never the word 帝王.
     assert "帝王" not in names("元皇后是哪位帝王的皇后？")
