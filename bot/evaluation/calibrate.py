@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from bot.answering.relevance import FEATURES, MODEL
 from bot.core.jsonl import parse_history, read_jsonl
 from bot.core.settings import Settings
 from bot.evaluation.suite import load_manifest
+
+if TYPE_CHECKING:
+    from bot.answering.answerer import Answerer
 
 POSITIVE, NEGATIVE = ("open",), ("missing-fact", "missing-topic")
 
@@ -51,28 +54,31 @@ def collect(settings: Settings, sets_dir: Path, also: tuple[Path, ...] = ()) -> 
             answerers[entry["corpus"]] = Answerer(s)
         a = answerers[entry["corpus"]]
         for _, item in read_jsonl(sets_dir / entry["dev"]["questions"], "question set"):
-            passages = a.retriever.search(item["question"], k=settings.top_k)
-            pick = a.picker.pick(item["question"], passages, "", item["question"])
-            if not pick.refused:
-                out.append((name, a.picker.relevance(item["question"], pick.best_first[0], passages)))
+            if (features := _features(a, item["question"], item["question"], settings.top_k)) is not None:
+                out.append((name, features))
     for path in also:
         out += _collect_file(Answerer(settings.model_copy(update={"relevance_gate": False})), path, settings.top_k)
     return out
 
 
-def _collect_file(a: Any, path: Path, k: int) -> list[tuple[str, dict[str, float]]]:
+def _collect_file(a: Answerer, path: Path, k: int) -> list[tuple[str, dict[str, float]]]:
     from bot.answering.conversation import rule_rewrite
 
     out = []
     for _, item in read_jsonl(path, "question set"):
         q = item["question"]
         query = rule_rewrite(q, parse_history(item.get("history"), f"question {item.get('id')}"))
-        passages = a.retriever.search(query, k=k)
-        pick = a.picker.pick(query, passages, "", q)
-        if not pick.refused:
+        if (features := _features(a, query, q, k)) is not None:
             kind = "answerable" if item.get("answerable", True) else "unanswerable"
-            out.append((f"{path.stem}:{kind}", a.picker.relevance(query, pick.best_first[0], passages)))
+            out.append((f"{path.stem}:{kind}", features))
     return out
+
+
+def _features(a: Answerer, query: str, asked: str, k: int) -> dict[str, float] | None:
+    """The relevance features of the extractive pick for one question; None when it is refused anyway."""
+    passages = a.retriever.search(query, k=k)
+    pick = a.picker.pick(query, passages, "", asked)
+    return None if pick.refused else a.picker.relevance(query, pick.best_first[0], passages)
 
 
 def _positive(name: str) -> bool:
