@@ -26,6 +26,10 @@ from bot.retrieval.retriever import Passage, Retriever
 
 # A runner-up scoring under this share of the best sentence leaves the best a clear choice.
 CLEAR_LEAD = 0.9
+# Share of a sentence's score from the question's words (the rest from embedding similarity).
+# 0.5 picked the right sentence a little more often on CMRC dev, but crowded the scores so that
+# the fact-holder fallback below quoted a district-wide sum for a project the text gives none.
+LEXICAL_WEIGHT = 0.6
 _LIST_Q = re.compile(r"哪些|哪几|分别|都有|有什么|有哪|列举|几个|几项|几家|几份|协议|还有|which|what are|list", re.I)
 
 # Kinds of facts: (question pattern, what a supporting sentence must contain).
@@ -135,32 +139,58 @@ class SentencePicker:
         return len(self._vectors)
 
     def rank(self, question: str, passages: list[Passage], avoid: str = "") -> list[tuple[Sentence, float]]:
+        """The passages' sentences, best first, with their scores."""
+        return [(s, score) for s, score, _ in self._ranked(question, passages, avoid)]
+
+    def _ranked(self, question: str, passages: list[Passage], avoid: str = "") -> list[tuple[Sentence, float, float]]:
+        """Best first: (sentence, score, the score its own words earn without its title's)."""
         sents = passage_sentences(passages)
         if not sents:
             return []
-        kw = self.retriever.keyword
-        lexical = np.zeros(len(sents))
-        if has_chinese(question) and kw is not None:
-            q = set(tokenize(question, query=True))
-            for i, s in enumerate(sents):
-                lexical[i] = sum(kw.idf(t) for t in q & set(tokenize(s.text)))
-            if lexical.max() > 0:
-                lexical /= lexical.max()
+        lexical, own = self._lexical(question, sents)
         dense = np.asarray(self.similarity(question, [s.text for s in sents]))
         prior = np.array([1.0 / s.passage.rank for s in sents])
-        w_lex = 0.6 if lexical.any() else 0.0
-        score = w_lex * lexical + (1 - w_lex) * dense + 0.05 * prior
-        if avoid:  # a follow-up ("还有呢？") wants what was not said yet
-            score -= np.array([0.3 * (overlap(s.text, avoid) > 0.6) for s in sents])
+        # A follow-up ("还有呢？") wants what was not said yet.
+        said = np.array([0.3 * (overlap(s.text, avoid) > 0.6) for s in sents]) if avoid else 0.0
+
+        def blend(lex: np.ndarray) -> np.ndarray:
+            w_lex = LEXICAL_WEIGHT if lex.any() else 0.0
+            return w_lex * lex + (1 - w_lex) * dense + 0.05 * prior - said
+
+        score, alone = blend(lexical), blend(own)
         order = np.argsort(-score, kind="stable")
-        return [(sents[i], float(score[i])) for i in order]
+        return [(sents[i], float(score[i]), float(alone[i])) for i in order]
+
+    def _lexical(self, question: str, sents: list[Sentence]) -> tuple[np.ndarray, np.ndarray]:
+        """The idf of the question's words each sentence holds (0..1), counting the words of its
+        document's title, and the same from the sentence's own words only.
+
+        A sentence is about its document's subject even when it leaves the subject unsaid
+        ("体长可达50公分。" on a page titled 黄鳍紫鱼), as Chinese often does: without the title's
+        words the one sentence that repeats the subject (the lead) won on it. Counting them took
+        the CMRC dev `open` accuracy from 0.766 to 0.831 (the article's, one document, is unchanged)."""
+        kw = self.retriever.keyword
+        lexical, own = np.zeros(len(sents)), np.zeros(len(sents))
+        if not has_chinese(question) or kw is None:
+            return lexical, own
+        q = set(tokenize(question, query=True))
+        titles: dict[str, set[str]] = {}
+        for i, s in enumerate(sents):
+            title = s.passage.chunk.title
+            if title not in titles:
+                titles[title] = q & set(tokenize(title))
+            words = q & set(tokenize(s.text))
+            own[i] = sum(kw.idf(t) for t in words)
+            lexical[i] = sum(kw.idf(t) for t in words | titles[title])
+        return lexical / max(lexical.max(), 1e-9), own / max(own.max(), 1e-9)
 
     def pick(self, question: str, passages: list[Passage], avoid: str = "", asked: str = "") -> Pick:
         """`question` is what to search with (a follow-up carries the previous question);
         `asked` is what the user asked now, which alone says whether a list is wanted."""
-        ranked = self.rank(question, passages, avoid)
-        if not ranked:
+        scored = self._ranked(question, passages, avoid)
+        if not scored:
             return Pick([], True, "no passages")
+        ranked = [(s, score) for s, score, _ in scored]
         best = ranked[0][1]
         wants_list = bool(_LIST_Q.search(asked or question))
         limit = self.max_sentences + (1 if wants_list else 0)
@@ -170,7 +200,11 @@ class SentencePicker:
         if reason:
             # The fact asked for may sit in a slightly lower-ranked sentence: take the best ones
             # that hold it before giving up.
-            holders = [s for s, sc in ranked[:8] if sc >= best * 0.5 and not missing_fact(question, [s])]
+            # By its own words: the title's words, shared by every sentence of the document,
+            # would let any sentence holding such a fact stand in (any sum of money for a
+            # project the text gives none).
+            own_best = max(alone for _, _, alone in scored)
+            holders = [s for s, _, alone in scored[:8] if alone >= own_best * 0.5 and not missing_fact(question, [s])]
             if not holders:
                 return Pick(chosen[:1], True, reason)
             chosen = holders[: max(1, limit - 1)]
