@@ -29,7 +29,7 @@ from bot.answering.extractive import Pick, SentencePicker, is_confirmation, miss
 from bot.answering.guard import DECLINE_EN, DECLINE_ZH, is_injection
 from bot.answering.parts import leans_back, split_parts
 from bot.answering.prompting import answer_messages, condense_messages, translate_messages
-from bot.answering.sentences import Sentence, overlap
+from bot.answering.sentences import Sentence, joined, overlap, overlaps
 from bot.answering.structure import count_of_titles
 from bot.answering.types import MODEL_DOWN, REFUSAL_ZH, Answer, Citation
 from bot.answering.verify import Verifier, is_refusal
@@ -224,8 +224,8 @@ class Answerer:
                 missing.append(part.rstrip("？?"))
                 continue
             asked += not is_confirmation(part)
-            seen = {(s.passage.chunk.doc_id, s.start) for s in picked}
-            picked += [s for s in pick.sentences if (s.passage.chunk.doc_id, s.start) not in seen]
+            # Sentences apart (quoting joins neighbours), each once: parts often share one.
+            picked += [s for s in text_order(pick.best_first) if not any(overlaps(s, p) for p in picked)]
         if not asked:
             return None
         text, citations = _quoted(picked)
@@ -435,6 +435,7 @@ def _quotes(citations: list[Citation]) -> str:
 
 def _quoted(sentences: list[Sentence]) -> tuple[str, list[Citation]]:
     """Sentences quoted verbatim, each followed by its [n] marker, and their citations."""
+    sentences = joined(sentences)
     citations = [_citation(i, s) for i, s in enumerate(sentences, 1)]
     return "".join(f"{s.text}[{i}]" for i, s in enumerate(sentences, 1)), citations
 

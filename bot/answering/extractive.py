@@ -17,9 +17,9 @@ import numpy as np
 
 from bot.answering import constraints, relevance
 from bot.answering.conversation import language_of
-from bot.answering.sentences import Sentence, overlap, passage_sentences
+from bot.answering.sentences import Sentence, joined, overlap, overlaps, passage_sentences
 from bot.answering.structure import DocumentMap
-from bot.answering.wordlists import pairs, words
+from bot.answering.wordlists import alternation, pairs, words
 from bot.ingest.chunking import Chunk
 from bot.retrieval.keyword import has_chinese, tokenize
 from bot.retrieval.retriever import Passage, Retriever
@@ -79,6 +79,7 @@ _KINDS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
 _ATTRIBUTES = list(words("attributes"))
 # Attributes a text states without naming them ("630℃" is a temperature).
 _SAID_AS = pairs("said_as")
+_LEANS_BACK = re.compile(rf"(?:{alternation('leans_back')})(?![a-z])", re.I)
 _CONFIRM = re.compile(
     r"(吧|吗|对吧|对吗|是吗|没错吧|对不对|是不是|是真的吗|真的吗)[？?！!。]*$|^(is|are|was|did|does|do)\b",
     re.I,
@@ -100,8 +101,8 @@ class Pick:
 
     @property
     def sentences(self) -> list[Sentence]:
-        """The picked sentences as the text has them (how they are quoted)."""
-        return text_order(self.best_first)
+        """The picked sentences as the text has them (how they are quoted), neighbours joined."""
+        return joined(text_order(self.best_first))
 
 
 class SentencePicker:
@@ -111,7 +112,7 @@ class SentencePicker:
         self._vectors: dict[str, np.ndarray] = {}
         self._map: DocumentMap | None = None
         self._map_of: object = None
-        self._docs: dict[str, str] = {}
+        self._docs: dict[str, list[Chunk]] = {}
         self._docs_of: object = None
 
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
@@ -159,7 +160,7 @@ class SentencePicker:
 
         score, alone = blend(lexical), blend(own)
         order = np.argsort(-score, kind="stable")
-        return [(sents[i], float(score[i]), float(alone[i])) for i in order]
+        return [(sents[i], float(score[i]), float(alone[i])) for i in _apart(sents, order)]
 
     def _lexical(self, question: str, sents: list[Sentence]) -> tuple[np.ndarray, np.ndarray]:
         """The idf of the question's words each sentence holds (0..1), counting the words of its
@@ -219,6 +220,7 @@ class SentencePicker:
         clear = chosen[0] is ranked[0][0] and (len(ranked) == 1 or ranked[1][1] < CLEAR_LEAD * best)
         if wants_list:
             chosen = self._with_items(question, chosen)
+        chosen = self._with_antecedents(chosen)
         return Pick(chosen, False, wants_list=wants_list, clear_best=clear)
 
     def threshold(self) -> float:
@@ -227,12 +229,42 @@ class SentencePicker:
 
     def _document(self, chunk: Chunk) -> str:
         """The whole text of the document a chunk is in."""
+        return "".join(c.text for c in self._chunks_of(chunk)) or chunk.text
+
+    def _chunks_of(self, chunk: Chunk) -> list[Chunk]:
+        """The chunks of the document a chunk is in, in order."""
         if self._docs_of is not self.retriever.chunks:  # a reloaded index is a new corpus
             self._docs = {}
             for c in self.retriever.chunks:
-                self._docs[c.doc_id] = self._docs.get(c.doc_id, "") + c.text
+                self._docs.setdefault(c.doc_id, []).append(c)
             self._docs_of = self.retriever.chunks
-        return self._docs.get(chunk.doc_id, chunk.text)
+        return self._docs.get(chunk.doc_id, [])
+
+    def _with_antecedents(self, chosen: list[Sentence]) -> list[Sentence]:
+        """Each chosen sentence that leans on the one before it (data/leans_back.txt: "因此……",
+        "然后……", "这些……") with that sentence just before it. Quoted alone it drops what it
+        builds on: "因此……受到严格管制" without why."""
+        out: list[Sentence] = []
+        for s in chosen:
+            p = self._antecedent(s) if _LEANS_BACK.match(s.text) else None
+            if p and not any(overlaps(p, o) for o in [*chosen, *out]):
+                out.append(p)
+            out.append(s)
+        return out
+
+    def _antecedent(self, s: Sentence) -> Sentence | None:
+        """The sentence before `s` in its paragraph: from its own passage, else from the chunk
+        before (a chunk may start at `s`). None when `s` opens a paragraph."""
+        own = s.passage.chunk
+        others = [c for c in self._chunks_of(own) if c.id != own.id and c.start < s.start <= c.end]
+        for c in [own, *others]:
+            passage = s.passage if c is own else Passage(c, 0.0, s.passage.rank)
+            before = [p for p in passage_sentences([passage]) if p.end <= s.start]
+            if before:
+                p = max(before, key=lambda p: p.end)
+                # Only spaces between: a line break means `s` opens a paragraph of its own.
+                return p if not c.text[p.end - c.start : s.start - c.start].strip(" \t\u3000") else None
+        return None
 
     def _unnamed(self, asked: str, passage: Passage) -> tuple[str, ...]:
         """The names the question asks about that the passage's document never mentions (so an
@@ -275,6 +307,17 @@ class SentencePicker:
                 # Of the other chosen sentences only the runner-up stays: the items are the list.
                 return [s, *items, *(c for c in chosen[:2] if c is not s and c.start not in starts)]
         return chosen
+
+
+def _apart(sents: list[Sentence], order: np.ndarray) -> list[int]:
+    """`order` less each sentence that overlaps a better one: overlapping chunks can cut the
+    same text into different sentences (a short lead glued to the next in one, not in the
+    other), and an answer quoted the same words twice."""
+    kept: list[int] = []
+    for i in order:
+        if not any(overlaps(sents[i], sents[j]) for j in kept):
+            kept.append(int(i))
+    return kept
 
 
 def missing_fact(question: str, sentences: list[Sentence]) -> str:

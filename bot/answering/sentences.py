@@ -54,6 +54,26 @@ def passage_sentences(passages: list[Passage]) -> list[Sentence]:
     return out
 
 
+def overlaps(a: Sentence, b: Sentence) -> bool:
+    """Whether two sentences share text of one document (overlapping chunks cut it differently)."""
+    return a.passage.chunk.doc_id == b.passage.chunk.doc_id and a.start < b.end and b.start < a.end
+
+
+def joined(sentences: list[Sentence]) -> list[Sentence]:
+    """Sentences in the order given, where one follows another in the same passage with nothing
+    but spaces between them, quoted as one: an answer the text states in two sentences reads
+    (and is cited) as the one passage it is, not two quotes split by a marker."""
+    out: list[Sentence] = []
+    for s in sentences:
+        if out and (prev := out[-1]).passage.chunk.id == s.passage.chunk.id and prev.end <= s.start:
+            c = s.passage.chunk
+            if not c.text[prev.end - c.start : s.start - c.start].strip(" \t\u3000"):
+                out[-1] = Sentence(c.text[prev.start - c.start : s.end - c.start], prev.start, s.end, s.passage)
+                continue
+        out.append(s)
+    return out
+
+
 def _glued(line: str) -> list[tuple[int, int]]:
     """Sentence spans where a short lead-in title ("某某园区科创中心。") joins the next
     sentence, so "该中心由……" keeps its subject when quoted alone."""

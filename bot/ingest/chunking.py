@@ -17,8 +17,14 @@ from dataclasses import dataclass
 
 from bot.ingest.loader import Document
 
-# A sentence ends at one of these marks plus any closing quotes/brackets after it.
-_SENT_END = re.compile(r"(?:[。！？；!?;]|\.(?=\s|$)|…{1,2})[”’\"』」）)】》]*")
+# Raised whenever a change here cuts the same text differently: indexes built before are
+# re-chunked on their next build instead of serving sentences cut the old way.
+CHUNKING_VERSION = 2
+# A sentence ends at one of these marks plus any closing quotes/brackets after it. A full stop
+# after an initial or a title ("John H. McArthur", "Dr. Li") ends no sentence: split there, a
+# name was quoted cut in half.
+_NOT_AN_END = r"(?<!(?<![A-Za-z])[A-Z])(?<!(?<![A-Za-z])(?:Mr|Ms|Dr|St|Jr|Sr|No|vs))(?<!(?<![A-Za-z])Mrs)"
+_SENT_END = re.compile(rf"(?:[。！？；!?;]|{_NOT_AN_END}\.(?=\s|$)|…{{1,2}})[”’\"』」）)】》]*")
 _SOFT_SEPARATORS = ["，", ",", "、", "：", ":", " ", ""]
 HEADING_MAX = 24
 HEADING_BREAKERS = re.compile(r"[，,、：:]")

@@ -222,8 +222,10 @@ def load_corpus(
     return Corpus([docs[k] for k in sorted(docs)], skipped)
 
 
-def corpus_hash(docs: list[Document]) -> str:
-    h = hashlib.sha256()
+def corpus_hash(docs: list[Document], salt: str = "") -> str:
+    """What an index was built from; `salt` names how the text was cut, so an index cut by an
+    older chunker is re-chunked on the next build (unchanged chunks keep their vectors)."""
+    h = hashlib.sha256(salt.encode())
     for doc in docs:
         h.update(doc.content_hash.encode())
     for item in getattr(docs, "skipped", []):  # a new bad file changes what the report must say

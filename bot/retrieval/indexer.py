@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.core.errors import IndexCorruptError
 from bot.core.settings import Settings
-from bot.ingest.chunking import Chunk, chunk_corpus
+from bot.ingest.chunking import CHUNKING_VERSION, Chunk, chunk_corpus
 from bot.ingest.loader import Corpus, Document, corpus_hash, load_corpus
 from bot.models.embedder import Embedder, TextEncoder, chroma_embedding_function
 from bot.retrieval.store import MANIFEST_FORMAT, Store, build_signature, chunk_metadata, set_aside
@@ -74,7 +74,7 @@ def build_index(
     report = on_progress or (lambda phase, done, total: None)
     docs = load_corpus(settings.corpus_dir, settings.max_document_bytes, lambda n, total: report("reading", n, total))
     chunks = chunk_corpus(docs, settings.chunk_size, settings.chunk_overlap)
-    c_hash = corpus_hash(docs)
+    c_hash = corpus_hash(docs, f"chunking-{CHUNKING_VERSION}")
     skipped = [s.line() for s in docs.skipped]
     store = store or _open_store(settings, rebuild)
     encoder: TextEncoder = embedder or Embedder(settings)

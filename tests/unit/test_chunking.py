@@ -91,3 +91,14 @@ def test_sentence_spans_keep_closing_quotes() -> None:
     text = "他说：“好。”然后走了！最后"
     spans = sentence_spans(text, 0, len(text))
     assert [text[s:e] for s, e in spans] == ["他说：“好。”", "然后走了！", "最后"]
+
+
+def test_a_full_stop_after_an_initial_or_a_title_ends_no_sentence() -> None:
+    """ "John H. McArthur" was cut in two, and an answer quoted half the name."""
+    text = "现任主席是约翰·麦克阿瑟（John H. McArthur）教授。他曾与Dr. Li共事. 后来退休。"
+    spans = sentence_spans(text, 0, len(text))
+    assert [text[s:e].strip() for s, e in spans] == [
+        "现任主席是约翰·麦克阿瑟（John H. McArthur）教授。",
+        "他曾与Dr. Li共事.",
+        "后来退休。",
+    ]

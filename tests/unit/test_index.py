@@ -58,6 +58,19 @@ def test_incremental_reindex(settings: Settings, fake_embedder: FakeEmbedder) ->
     assert len(names) == 2
 
 
+def test_an_index_cut_by_another_chunker_is_cut_again(
+    settings: Settings, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sentences are cut from the indexed chunks: after the chunker changes, an index built
+    before would serve text cut the old way. It is cut again, and unchanged chunks keep their
+    vectors."""
+    first = build_index(settings, fake_embedder)
+    monkeypatch.setattr("bot.retrieval.indexer.CHUNKING_VERSION", 99)
+    again = build_index(settings, fake_embedder)
+    assert not again.unchanged and again.embedded == 0 and again.reused == first.chunks
+    assert build_index(settings, fake_embedder).unchanged
+
+
 def test_manifest_mismatch_refuses_with_the_fix(settings: Settings, fake_embedder: FakeEmbedder) -> None:
     build_index(settings, fake_embedder)
     other = settings.model_copy(update={"chunk_size": 150})
