@@ -219,7 +219,9 @@ class Answerer:
             # A part that leans on the one before ("……获批了吗？是哪年批的？") is searched with it.
             query = f"{parts[i - 1]}{part}" if i and leans_back(part) else part
             pool = _merged(passages, self.retriever.search(query, k=self.settings.top_k))
-            pick = self.picker.pick(query, pool, "", part)
+            # A later part asks something else: what earlier parts were answered with counts
+            # against a sentence, as for "还有呢？" (on CMRC dev `multi` +4 questions, -1).
+            pick = self.picker.pick(query, pool, "".join(s.text for s in picked), part)
             if pick.refused:
                 missing.append(part.rstrip("？?"))
                 continue

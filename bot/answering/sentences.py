@@ -27,8 +27,10 @@ class Sentence:
     passage: Passage
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.passage.chunk.doc_id, self.start)
+    def key(self) -> tuple[str, int, int]:
+        # The end too: neighbours quoted as one start where the first of them does, and must
+        # not take its citation (whose quote is that sentence alone).
+        return (self.passage.chunk.doc_id, self.start, self.end)
 
 
 def passage_sentences(passages: list[Passage]) -> list[Sentence]:

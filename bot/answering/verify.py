@@ -245,7 +245,7 @@ class Verifier:
         self._buffer = ""
         self.draft = ""
         self.citations: list[Citation] = []
-        self._index: dict[tuple[str, int], int] = {}
+        self._index: dict[tuple[str, int, int], int] = {}
         self.parts: list[str] = []
         self.dropped: list[str] = []
         self.recited = 0

@@ -321,6 +321,30 @@ def test_a_two_part_question_is_answered_part_by_part(settings, retriever) -> No
     assert len(ans.citations) >= 2 and all(c.quote in c.text for c in ans.citations)
 
 
+def test_a_later_part_looks_past_the_sentence_an_earlier_part_was_answered_with(tmp_path) -> None:
+    """ "李晨亦是谁的干爹，另外李晨毕业于哪里？": the 干爹 sentence also says 毕业 and won the
+    second part too, which then added nothing and was not named as missing either."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "li.md").write_text(
+        "---\ntitle: 李晨\n---\n李晨毕业于北京群星艺术学院表演系。\n"
+        "李晨亦是好友杜江的儿子的干爹，李晨和杜江是在北京群星艺术学院毕业前认识的朋友。\n",
+        encoding="utf-8",
+    )
+    s = Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "index", embedding_model="fake-bigram-hash", collection="people"
+    )
+    embedder = FakeEmbedder(s)
+    build_index(s, embedder)
+    ans = Answerer(s, Retriever(s, embedder, auto_index=False)).answer(
+        "李晨亦是谁的干爹，另外李晨毕业于哪里？", mode="extractive"
+    )
+    assert [c.quote for c in ans.citations] == [
+        "李晨亦是好友杜江的儿子的干爹，李晨和杜江是在北京群星艺术学院毕业前认识的朋友。",
+        "李晨毕业于北京群星艺术学院表演系。",
+    ]
+
+
 def test_a_part_the_text_does_not_hold_is_named(settings, retriever) -> None:
     ans = Answerer(settings, retriever).answer(
         "青山区2021年有多少家高新技术企业？青山区的常住人口有多少？", mode="extractive"
