@@ -33,6 +33,11 @@ _CJK_GAP = re.compile(f"(?<=[{_CJK}]) +(?=[0-9])|(?<=[0-9]) +(?=[{_CJK}])")
 
 
 _LEGACY = ("gb18030", "big5", "utf_16", "utf_32", "cp1252")
+# A Word file is a zip; one whose parts unpack past this is refused before any is read (a
+# "zip bomb": a few hundred kB that unpack to gigabytes). A real report's text and pictures are
+# far under it. zipfile stops reading a part at its declared size, so the declared sizes bound
+# what parsing can unpack.
+MAX_UNPACKED_BYTES = 256 * 2**20
 
 
 class BadDocument(UserError):
@@ -178,6 +183,7 @@ def _docx(data: bytes) -> Extracted:
     from lxml import etree
 
     try:
+        _check_unpacked_size(data)
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
         raise BadDocument(f"this Word file is damaged or not a .docx ({exc.__class__.__name__})") from None
@@ -194,6 +200,18 @@ def _docx(data: bytes) -> Extracted:
         blocks.append(Block(item.text, heading=is_heading))
     title = document.core_properties.title or next((b.text for b in blocks if b.heading and b.text.strip()), "")
     return Extracted("docx", blocks, title=title.strip())
+
+
+def _check_unpacked_size(data: bytes) -> None:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise BadDocument(
+            f"this Word file unpacks to {unpacked:,} bytes, over the limit of {MAX_UNPACKED_BYTES:,}; is it a zip bomb?"
+        )
 
 
 def table_sentences(rows: Iterable[list[str]]) -> Iterator[str]:

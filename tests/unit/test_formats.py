@@ -263,3 +263,27 @@ def test_any_parser_error_becomes_a_bad_document(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(formats, "_pdf", explode)
     with pytest.raises(BadDocument, match=r"this pdf file is damaged and cannot be read \(RecursionError\)"):
         formats.extract(Path("deep.pdf"), b"%PDF-1.7 ...")
+
+
+def test_a_word_file_that_unpacks_past_the_limit_is_refused_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zip bomb: a real Word file with one extra part of zeros that compresses ~1000:1."""
+    import zipfile
+
+    from bot.ingest import formats
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "lab.txt").write_text(SIMPLIFIED, encoding="utf-8")
+    make_docx(corpus / "report.docx")
+    assert load_document(corpus / "report.docx").text  # the same file without the extra part reads
+    monkeypatch.setattr(formats, "MAX_UNPACKED_BYTES", 4 * 2**20)
+    with zipfile.ZipFile(corpus / "report.docx", "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/media/padding.bin", b"\0" * (5 * 2**20))
+    assert (corpus / "report.docx").stat().st_size < 100_000
+    bomb = r"unpacks to [56],\d{3},\d{3} bytes, over the limit of 4,194,304; is it a zip bomb"
+    with pytest.raises(BadDocument, match=bomb):
+        load_document(corpus / "report.docx")
+    docs = load_corpus(corpus)
+    assert [d.id for d in docs] == ["lab"] and [s.path for s in docs.skipped] == ["report.docx"]
