@@ -1,9 +1,11 @@
 """Who may use the admin pages: one token from settings (`QINGSHAN_ADMIN_TOKEN`).
 
 A browser signs in once at /admin/login and then carries an HttpOnly, SameSite=Strict cookie
-holding a keyed hash of the token (never the token itself), so another site can neither read it
-nor make a browser send it. Scripts send `Authorization: Bearer <token>` instead. With no token
-set the admin pages are off and say how to turn them on: an open admin page is worse than none.
+holding an expiry time and a keyed hash of it under the token (never the token itself), so
+another site can neither read it nor make a browser send it, and a copied cookie stops working
+after `SESSION_S` (or at once, when the token is changed). Scripts send
+`Authorization: Bearer <token>` instead. With no token set the admin pages are off and say how
+to turn them on: an open admin page is worse than none.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the real `Request`, imported lazily below.
@@ -12,6 +14,7 @@ import hashlib
 import hmac
 import html
 import math
+import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -23,19 +26,45 @@ from pydantic import SecretStr
 
 COOKIE = "qingshan_admin"
 OFF_MESSAGE = "The admin pages are off. Set QINGSHAN_ADMIN_TOKEN and restart the server to turn them on."
+# A working day: a signed-in browser signs in again the next day, and a cookie copied off a
+# shared machine is worth no more than that.
+SESSION_S = 12 * 3600
+_EXPIRY = re.compile(r"[0-9]{1,12}")
 
 
 class AdminAuth:
-    def __init__(self, token: SecretStr | None) -> None:
+    def __init__(
+        self, token: SecretStr | None, session_s: int = SESSION_S, clock: Callable[[], float] = time.time
+    ) -> None:
         self._token = token.get_secret_value().encode() if token else None
+        self.session_s, self.clock = session_s, clock
+        self._throttle: LoginThrottle | None = None
+        self._identity: Any = None
+
+    def count_wrong_bearers(self, throttle: "LoginThrottle", identity: Any) -> None:
+        """Wrong `Authorization: Bearer` tokens count against their client as wrong sign-ins do:
+        else a script could guess the token at the API without limit."""
+        self._throttle, self._identity = throttle, identity
 
     @property
     def enabled(self) -> bool:
         return self._token is not None
 
     def cookie_value(self) -> str:
+        """A new session: "<expiry>.<hmac of the expiry under the token>"."""
+        expires = int(self.clock()) + self.session_s
+        return f"{expires}.{self._sign(expires)}"
+
+    def _sign(self, expires: int) -> str:
         assert self._token is not None
-        return hmac.new(self._token, b"qingshan-admin-session", hashlib.sha256).hexdigest()
+        return hmac.new(self._token, f"qingshan-admin-session:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def cookie_ok(self, value: str) -> bool:
+        expires, _, mac = value.partition(".")
+        if self._token is None or not _EXPIRY.fullmatch(expires) or int(expires) <= self.clock():
+            return False
+        # As bytes: compare_digest raises TypeError on a str with non-ASCII characters (a 500).
+        return hmac.compare_digest(mac.encode(), self._sign(int(expires)).encode())
 
     def token_ok(self, token: str) -> bool:
         return self._token is not None and hmac.compare_digest(token.encode(), self._token)
@@ -46,8 +75,7 @@ class AdminAuth:
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer ") and self.token_ok(auth[7:]):
             return True
-        # As bytes: compare_digest raises TypeError on a str with non-ASCII characters (a 500).
-        return hmac.compare_digest(cookies.get(COOKIE, "").encode(), self.cookie_value().encode())
+        return self.cookie_ok(cookies.get(COOKIE, ""))
 
     def require(self, request: Any) -> None:
         """A FastAPI dependency body: 403 when the pages are off, 401 without the token."""
@@ -55,8 +83,24 @@ class AdminAuth:
 
         if not self.enabled:
             raise HTTPException(403, OFF_MESSAGE)
-        if not self.allowed(request.headers, request.cookies):
-            raise HTTPException(401, "admin token missing or wrong: sign in at /admin/login")
+        client, throttle = self._bearer_client(request), self._throttle
+        if client and throttle and (wait := throttle.retry_after(client)):
+            # Refused unchecked, as a sign-in is: a try past the limit is no guess.
+            raise HTTPException(429, f"too many wrong admin tokens; try again in {wait} s", {"Retry-After": str(wait)})
+        if self.allowed(request.headers, request.cookies):
+            if client and throttle:
+                throttle.succeeded(client)
+            return
+        if client and throttle:
+            throttle.failed(client)
+        raise HTTPException(401, "admin token missing or wrong: sign in at /admin/login")
+
+    def _bearer_client(self, request: Any) -> str:
+        """The throttle's name for a request that sends a Bearer token; "" for one that does not
+        (a browser whose session ended is no guesser)."""
+        if self._throttle is None or not request.headers.get("authorization", "").lower().startswith("bearer "):
+            return ""
+        return str(self._identity.of(request.client.host if request.client else None, request.headers))
 
 
 class LoginThrottle:
@@ -126,6 +170,7 @@ def add_login_routes(app: Any, auth: AdminAuth, identity: Any) -> None:
     from fastapi.responses import HTMLResponse, RedirectResponse
 
     throttle = app.state.login_throttle = LoginThrottle()
+    auth.count_wrong_bearers(throttle, identity)
 
     @app.get("/admin/login", include_in_schema=False)
     def login_form(next: str | None = None) -> Any:
@@ -150,7 +195,15 @@ def add_login_routes(app: Any, auth: AdminAuth, identity: Any) -> None:
         throttle.succeeded(client)
         response = RedirectResponse(safe_next(next), status_code=303)
         secure = request.url.scheme == "https"
-        response.set_cookie(COOKIE, auth.cookie_value(), httponly=True, samesite="strict", secure=secure, path="/")
+        response.set_cookie(
+            COOKIE,
+            auth.cookie_value(),
+            max_age=auth.session_s,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            path="/",
+        )
         return response
 
     @app.post("/admin/logout", include_in_schema=False)

@@ -42,6 +42,7 @@ def test_sign_in_cookie_and_bearer(settings: Settings, tmp_path: Path, fake_embe
         cookie = ok.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
         assert TOKEN not in cookie, "the cookie holds a keyed hash, never the token"
+        assert "Max-Age=43200" in cookie, "the browser drops it after a working day"
         assert client.get("/admin/").status_code == 200
         client.post("/admin/logout")
         assert client.get("/admin/", follow_redirects=False).status_code == 303
@@ -131,3 +132,46 @@ def test_the_login_throttle_counts_each_client_in_a_sliding_window() -> None:
     for client in ("ip:c", "ip:d", "ip:e"):  # memory stays bounded
         throttle.failed(client)
     assert len(throttle._failures) <= 2
+
+
+def test_a_session_cookie_expires_and_cannot_be_extended_by_hand() -> None:
+    from bot.server.admin_auth import SESSION_S, AdminAuth
+
+    now = [1_800_000_000.0]
+    auth = AdminAuth(SecretStr(TOKEN), clock=lambda: now[0])
+    cookie = auth.cookie_value()
+    expires, _, mac = cookie.partition(".")
+    assert auth.allowed({}, {COOKIE: cookie}) and int(expires) == now[0] + SESSION_S
+    assert not auth.allowed({}, {COOKIE: f"{int(expires) + 10**6}.{mac}"}), "a later expiry needs a new signature"
+    assert not AdminAuth(SecretStr("another-token"), clock=lambda: now[0]).allowed({}, {COOKIE: cookie})
+    for junk in ("", ".", mac, f"{expires}.", f"¹{expires[1:]}.{mac}", f"{expires}.{mac}x", "99999999999999.x"):
+        assert not auth.allowed({}, {COOKIE: junk})
+    now[0] += SESSION_S - 1
+    assert auth.allowed({}, {COOKIE: cookie})
+    now[0] += 1
+    assert not auth.allowed({}, {COOKIE: cookie}), "expired"
+    assert auth.allowed({"authorization": f"Bearer {TOKEN}"}, {}), "a script's Bearer token has no session"
+
+
+def test_wrong_bearer_tokens_count_as_wrong_sign_ins(
+    settings: Settings, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    with admin_client(settings, tmp_path, fake_embedder, TOKEN) as client:
+        client.app.state.login_throttle.clock = lambda: 1000.0  # type: ignore[attr-defined]
+
+        def api(token: str) -> Any:
+            return client.get("/admin/documents/api", headers={"Authorization": f"Bearer {token}"})
+
+        # The user's path: typos, then the right token, which clears the count.
+        assert [api(f"typo{i}").status_code for i in range(9)] == [401] * 9
+        assert api(TOKEN).status_code == 200
+        assert [api(f"typo{i}").status_code for i in range(9)] == [401] * 9, "counted afresh"
+        # A guesser: the tenth wrong token, then even the right one waits, and so does the sign-in form.
+        assert api("guess").status_code == 401
+        limited = api(TOKEN)
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "600"
+        assert "too many wrong admin tokens" in limited.json()["error"]["message"]
+        signin = client.post("/admin/login", data={"token": TOKEN, "next": "/admin/"}, follow_redirects=False)
+        assert signin.status_code == 429
+        # A request without a Bearer token is not counted: a browser with no session is sent to sign in.
+        assert client.get("/admin/documents/api").status_code == 401
