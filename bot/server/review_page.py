@@ -10,6 +10,9 @@ from typing import Any
 from bot.core.jsonl import dumps
 from bot.server import eval_views as v
 
+# Items a page shows: a busy widget can queue thousands, and one page of them all is slow to
+# send and to read.
+PAGE_SIZE = 50
 RATING_NAMES = {"up": "👍 helpful", "down": "👎 not helpful", "wrong_citation": "⚑ wrong citation"}
 
 
@@ -43,6 +46,18 @@ def _item(item: dict[str, Any], replaced: dict[str, Any] | None) -> str:
     )
 
 
+def _pager(status: str, page: int, total: int) -> str:
+    """The line "Items 51–100 of 230" with links to the newer and older pages; "" when one page holds all."""
+    if total <= PAGE_SIZE:
+        return ""
+    first, last = (page - 1) * PAGE_SIZE + 1, min(page * PAGE_SIZE, total)
+    newer = f'<a rel=prev href="{v.url("/eval/review", status=status, page=page - 1)}">← newer</a>' if page > 1 else ""
+    older = (
+        f'<a rel=next href="{v.url("/eval/review", status=status, page=page + 1)}">older →</a>' if last < total else ""
+    )
+    return f"<nav class=pager>{newer} Items {first}–{last} of {total} {older}</nav>"
+
+
 def add_review_pages(app: Any, feedback: Any) -> None:
     from fastapi import Form, Request
     from fastapi.responses import RedirectResponse
@@ -51,11 +66,15 @@ def add_review_pages(app: Any, feedback: Any) -> None:
     from bot.server.eval_page import denied, html_response
 
     @app.get("/eval/review", include_in_schema=False)
-    def review(request: Request, status: str = "open", replaced: int = 0, item: int = 0) -> Any:
+    def review(request: Request, status: str = "open", replaced: int = 0, item: int = 0, page: int = 1) -> Any:
         if (refused := denied(request)) is not None:
             return refused
         items = queue(feedback)
-        shown = [i for i in items if status == "all" or i["status"] == status]
+        listed = [i for i in items if status == "all" or i["status"] == status]
+        # After a label, the page that holds the labelled item.
+        at = next((n for n, i in enumerate(listed) if i["id"] == item), None)
+        page = at // PAGE_SIZE + 1 if at is not None else min(max(page, 1), max(1, -(-len(listed) // PAGE_SIZE)))
+        shown = listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         counts = {s: sum(i["status"] == s for i in items) for s in ("open", "labelled", "dismissed")}
         tabs = " · ".join(
             f'<a href="{v.url("/eval/review", status=s)}"{" class=on" if s == status else ""}>{s} ({n})</a>'
@@ -69,6 +88,7 @@ def add_review_pages(app: Any, feedback: Any) -> None:
             f"({counts['labelled']})</a> as an eval set: <code>qingshan-bot eval --questions FILE</code> runs it.</p>"
             + "".join(_item(i, old if i["id"] == item else None) for i in shown)
             + ("" if shown else "<p class=muted>Nothing here.</p>")
+            + _pager(status, page, len(listed))
         )
         return html_response(v.page("审核队列 · Review queue", body, "review"))
 

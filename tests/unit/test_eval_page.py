@@ -124,6 +124,32 @@ def test_feedback_with_a_comment_is_labelled_and_exported(client: TestClient, pa
     assert client.post(f"/eval/review/{stored}", data=form).status_code == 401
 
 
+def test_the_review_queue_is_paged_and_a_label_returns_to_its_page(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.server import review_page
+
+    monkeypatch.setattr(review_page, "PAGE_SIZE", 2)
+    answer = client.post("/api/ask", json={"question": "青山区2021年有多少家高新技术企业？"}).json()
+    ids = [
+        client.post("/api/feedback", json={"rating": "down", "answer": answer, "comment": f"意见{n}"}).json()["stored"]
+        for n in range(5)
+    ]
+
+    def shown(page: str) -> list[int]:
+        return [int(x) for x in re.findall(r'<article class="item [a-z]+" id="item-(\d+)"', page)]
+
+    pages = [client.get("/eval/review", params={"page": n}, headers=AUTH).text for n in (1, 2, 3)]
+    assert [shown(p) for p in pages] == [ids[4:2:-1], ids[2:0:-1], ids[:1]], "newest first, two a page"
+    assert "Items 1–2 of 5" in pages[0] and "older →" in pages[0] and "← newer" not in pages[0]
+    assert "Items 5–5 of 5" in pages[2] and "older →" not in pages[2]
+    assert shown(client.get("/eval/review", params={"page": 99}, headers=AUTH).text) == ids[:1], "past the end: last"
+    assert shown(client.get("/eval/review", params={"page": -3}, headers=AUTH).text) == ids[4:2:-1]
+    form = {"action": "label", "expected": "19家", "type": "number", "reviewer": "ana", "seen": "0"}
+    labelled = client.post(f"/eval/review/{ids[0]}", data=form, headers=AUTH)
+    assert ids[0] in shown(labelled.text), "the redirect after a label shows the labelled item's page"
+
+
 def test_a_run_from_the_page_with_progress_and_cancel(client: TestClient, page_settings: Settings) -> None:
     started = client.post("/eval/run", data={"set": "small", "mode": "extractive"}, headers=AUTH)
     assert started.status_code == 200  # redirected back to /eval/
