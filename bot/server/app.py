@@ -141,12 +141,12 @@ def _add_error_handlers(app: Any, admission: Any) -> None:
         return response
 
     def handler(exc_type: type[Exception], make: Any, client_fault: bool = False) -> None:
-        async def handle(request: Request, exc: Exception) -> JSONResponse:
+        async def handle(request: Request, exc: Exception) -> Any:
             response = make(exc)
             # Not found (a page's stray asset request) is nobody's attempt at an answer.
             if client_fault and 400 <= response.status_code < 500 and response.status_code not in (404, 405):
-                return rejected(request, exc, response)
-            return response
+                response = rejected(request, exc, response)
+            return error_page(response) if _browser_form(request) else response
 
         app.add_exception_handler(exc_type, handle)
 
@@ -172,6 +172,33 @@ def _add_error_handlers(app: Any, admission: Any) -> None:
         client_fault=True,
     )
     handler(Exception, crash)
+
+
+def _browser_form(request: Any) -> bool:
+    """A form an admin page posted as a navigation (the browser then shows whatever comes back);
+    the pages' own scripts fetch with Accept */* and read the JSON."""
+    kind = request.headers.get("content-type", "")
+    form = kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+    return request.method == "POST" and form and "text/html" in request.headers.get("accept", "")
+
+
+def error_page(response: Any) -> Any:
+    """The JSON error as a page with the same status and headers: a reviewer whose label was
+    refused reads why, with a way back, instead of a screen of JSON."""
+    import html
+
+    from fastapi.responses import HTMLResponse
+
+    message = json.loads(response.body)["error"]["message"]
+    headers = {k: v for k, v in response.headers.items() if k.lower() in ("retry-after",)}
+    body = (
+        '<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>Not done</title></head><body>'
+        '<main style="max-width:40rem;margin:4rem auto;font-family:sans-serif"><h1>未完成 · Not done</h1>'
+        f'<p role="alert">{html.escape(message)}</p><p>{"Nothing was changed. " if response.status_code < 500 else ""}'
+        '<a href="/admin/">Back to the admin pages</a> (or the browser\'s Back button: the form keeps what you '
+        "typed).</p></main></body></html>"
+    )
+    return HTMLResponse(body, status_code=response.status_code, headers={**headers, "Cache-Control": "no-store"})
 
 
 def _language(request: Any, exc: Exception) -> str:

@@ -150,6 +150,24 @@ def test_the_review_queue_is_paged_and_a_label_returns_to_its_page(
     assert ids[0] in shown(labelled.text), "the redirect after a label shows the labelled item's page"
 
 
+def test_a_refused_form_post_is_a_page_for_the_browser_and_json_for_scripts(client: TestClient) -> None:
+    answer = client.post("/api/ask", json={"question": "青山区2021年有多少家高新技术企业？"}).json()
+    stored = client.post("/api/feedback", json={"rating": "down", "answer": answer}).json()["stored"]
+    form = {"action": "label", "expected": "19家", "type": "no-such-type", "reviewer": "ana", "seen": "0"}
+    browser = {**AUTH, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = client.post(f"/eval/review/{stored}", data=form, headers=browser)
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+    assert "pick the question&#x27;s type" in page.text and "Nothing was changed" in page.text
+    script = client.post(f"/eval/review/{stored}", data=form, headers=AUTH)
+    assert script.status_code == 400 and "pick the question's type" in script.json()["error"]["message"]
+    run = client.post("/eval/run", data={"set": "<b>nope</b>", "mode": "extractive"}, headers=browser)
+    assert run.status_code == 400 and "&lt;b&gt;nope&lt;/b&gt;" in run.text and "<b>nope" not in run.text
+    unsigned = client.post(f"/eval/review/{stored}", data={**form, "type": "number"}, headers={"Accept": "text/html"})
+    assert unsigned.status_code == 401 and "sign in at /admin/login" in unsigned.text
+    queue = client.get("/eval/review", params={"status": "labelled"}, headers=AUTH).text
+    assert f'id="item-{stored}"' not in queue, "no refused post left a label"
+
+
 def test_a_run_from_the_page_with_progress_and_cancel(client: TestClient, page_settings: Settings) -> None:
     started = client.post("/eval/run", data={"set": "small", "mode": "extractive"}, headers=AUTH)
     assert started.status_code == 200  # redirected back to /eval/
