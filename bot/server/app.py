@@ -190,7 +190,7 @@ def error_page(response: Any) -> Any:
     from fastapi.responses import HTMLResponse
 
     message = json.loads(response.body)["error"]["message"]
-    headers = {k: v for k, v in response.headers.items() if k.lower() in ("retry-after",)}
+    headers = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
     body = (
         '<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>Not done</title></head><body>'
         '<main style="max-width:40rem;margin:4rem auto;font-family:sans-serif"><h1>未完成 · Not done</h1>'
