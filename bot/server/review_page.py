@@ -46,6 +46,15 @@ def _item(item: dict[str, Any], replaced: dict[str, Any] | None) -> str:
     )
 
 
+def _page_of(listed: list[dict[str, Any]], item: int, asked: int) -> int:
+    """The page to show: after a label, the one that holds the labelled item; else the one
+    asked for, kept between the first and the last."""
+    at = next((n for n, i in enumerate(listed) if i["id"] == item), None)
+    if at is not None:
+        return at // PAGE_SIZE + 1
+    return min(max(asked, 1), max(1, -(-len(listed) // PAGE_SIZE)))
+
+
 def _pager(status: str, page: int, total: int) -> str:
     """The line "Items 51–100 of 230" with links to the newer and older pages; "" when one page holds all."""
     if total <= PAGE_SIZE:
@@ -71,9 +80,7 @@ def add_review_pages(app: Any, feedback: Any) -> None:
             return refused
         items = queue(feedback)
         listed = [i for i in items if status == "all" or i["status"] == status]
-        # After a label, the page that holds the labelled item.
-        at = next((n for n, i in enumerate(listed) if i["id"] == item), None)
-        page = at // PAGE_SIZE + 1 if at is not None else min(max(page, 1), max(1, -(-len(listed) // PAGE_SIZE)))
+        page = _page_of(listed, item, page)
         shown = listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         counts = {s: sum(i["status"] == s for i in items) for s in ("open", "labelled", "dismissed")}
         tabs = " · ".join(
